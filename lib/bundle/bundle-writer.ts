@@ -1,0 +1,106 @@
+/**
+ * Writes a `.dcos` bundle: resources are streamed in one at a time and stored once per distinct
+ * content; metadata.json and manifest.json close the archive. Everything goes to a hidden partial
+ * file beside the target, renamed into place only when the archive is complete, so a failed or
+ * interrupted build never leaves a `.dcos` behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { link, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { PackagingError } from '../domain/errors.ts';
+import type { PackageMetadata } from '../universe/package-model.ts';
+import {
+  MANIFEST_ENTRY,
+  METADATA_ENTRY,
+  RESOURCE_ENTRY_NAME_LENGTH,
+  resourceEntryName,
+  type BundleManifest,
+} from './bundle-layout.ts';
+import { ZipWriter, type StreamingEntry } from './zip/zip-writer.ts';
+
+export interface StoredResource {
+  readonly sha256: string;
+  readonly size: number;
+  /** False when identical content was already in the bundle and this copy was dropped. */
+  readonly stored: boolean;
+}
+
+export class BundleWriter {
+  private constructor(
+    private readonly zip: ZipWriter,
+    private readonly partialPath: string,
+    readonly targetPath: string,
+    private readonly overwrite: boolean,
+  ) {}
+
+  static async create(targetPath: string, options: { overwrite: boolean }): Promise<BundleWriter> {
+    const partialPath = join(dirname(targetPath), `.${basename(targetPath)}.partial-${randomBytes(6).toString('hex')}`);
+    return new BundleWriter(await ZipWriter.create(partialPath), partialPath, targetPath, options.overwrite);
+  }
+
+  get bytesWritten(): number {
+    return this.zip.bytesWritten;
+  }
+
+  /** Opens a resource; write its bytes, then `complete()` it (or `discard()` to start over). */
+  beginResource(): ResourceUpload {
+    return new ResourceUpload(this.zip, this.zip.beginStoredEntry(RESOURCE_ENTRY_NAME_LENGTH));
+  }
+
+  async finish(metadata: PackageMetadata, manifest: BundleManifest): Promise<void> {
+    await this.zip.addBuffer(METADATA_ENTRY, Buffer.from(JSON.stringify(metadata, null, 2)), { deflate: true });
+    await this.zip.addBuffer(MANIFEST_ENTRY, Buffer.from(JSON.stringify(manifest, null, 2)), { deflate: true });
+    await this.zip.finish();
+    if (this.overwrite) {
+      await rename(this.partialPath, this.targetPath);
+      return;
+    }
+    try {
+      // link() fails when the target exists, so two builds racing for one name cannot clobber each other.
+      await link(this.partialPath, this.targetPath);
+    } catch (error) {
+      await rm(this.partialPath, { force: true });
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new PackagingError('OutputExists', `Output file [${this.targetPath}] already exists (use --force to replace it)`, { path: this.targetPath });
+      }
+      throw error;
+    }
+    await rm(this.partialPath, { force: true });
+  }
+
+  async abort(): Promise<void> {
+    await this.zip.abort();
+    await rm(this.partialPath, { force: true });
+  }
+}
+
+export class ResourceUpload {
+  constructor(
+    private readonly zip: ZipWriter,
+    private readonly entry: StreamingEntry,
+  ) {}
+
+  get bytes(): number {
+    return this.entry.bytes;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    return this.entry.write(chunk);
+  }
+
+  async complete(): Promise<StoredResource> {
+    const sha256 = this.entry.digest();
+    const size = this.entry.bytes;
+    const name = resourceEntryName(sha256);
+    if (this.zip.has(name)) {
+      await this.entry.discard();
+      return { sha256, size, stored: false };
+    }
+    await this.entry.commit(name);
+    return { sha256, size, stored: true };
+  }
+
+  discard(): Promise<void> {
+    return this.entry.discard();
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Random access to the bytes of a bundle. The reader needs nothing else, so the same code reads a
+ * local file, a buffer, or (in the service) an object in S3 through ranged GETs.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+
+export interface ByteSource {
+  /** Total length in bytes. */
+  readonly size: number;
+  /** Exactly `length` bytes from `offset`; callers never ask beyond `size`. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export class BufferByteSource implements ByteSource {
+  constructor(private readonly bytes: Uint8Array) {}
+
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    assertWithin(offset, length, this.bytes.length);
+    return this.bytes.subarray(offset, offset + length);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class FileByteSource implements ByteSource {
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  static async open(path: string): Promise<FileByteSource> {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      return new FileByteSource(handle, size);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    assertWithin(offset, length, this.size);
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await this.handle.read(buffer, filled, length - filled, offset + filled);
+      if (bytesRead === 0) throw new RangeError(`file ended at ${offset + filled}, expected ${offset + length}`);
+      filled += bytesRead;
+    }
+    return buffer;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+function assertWithin(offset: number, length: number, size: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    throw new RangeError(`read of ${length} bytes at ${offset} is outside a source of ${size} bytes`);
+  }
+}

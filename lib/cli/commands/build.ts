@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { buildBundle, type BuildReporter } from '../../packaging/build-bundle.ts';
+import { parseUrlRewrite, type UrlRewriteRule } from '../../packaging/fetch/url-rewrite.ts';
+import { PackagingError } from '../../domain/errors.ts';
+import type { CommandRunner } from '../command-runner.ts';
+import type { CliOutput } from '../output.ts';
+import { createByteProgress } from '../progress.ts';
+
+interface BuildCommandOptions {
+  buildDefinitionFile: string;
+  outputDirectory: string;
+  urlRewrite: UrlRewriteRule[];
+  retries: string;
+  force: boolean;
+  json: boolean;
+}
+
+export function registerBuild(program: Command, run: CommandRunner): void {
+  program
+    .command('build')
+    .description('Download every asset of a build definition into a self-contained <name>-<version>.dcos bundle')
+    .requiredOption('--build-definition-file <file>', 'build definition written by migrate (or by hand, with @file references)')
+    .requiredOption('--output-directory <dir>', 'directory that receives <name>-<version>.dcos')
+    .option(
+      '--url-rewrite <FROM=TO>',
+      'fetch URLs starting with FROM from TO instead (repeatable; the bundle keeps the original URLs)',
+      (value: string, rules: UrlRewriteRule[]) => [...rules, parseUrlRewrite(value)],
+      [] as UrlRewriteRule[],
+    )
+    .option('--retries <n>', 'retries for transient download failures', '3')
+    .option('--force', 'replace an existing bundle', false)
+    .option('--json', 'print the result as one JSON document', false)
+    .action((options: BuildCommandOptions) =>
+      run(options.json, async (output) => {
+        const retries = Number(options.retries);
+        if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
+          throw new PackagingError('InvalidOption', `--retries expects a whole number from 0 to 20, got [${options.retries}]`, {});
+        }
+        const interrupt = new AbortController();
+        const onSignal = (): void => interrupt.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          const outcome = await buildBundle({
+            buildDefinitionFile: options.buildDefinitionFile,
+            outputDirectory: options.outputDirectory,
+            overwrite: options.force,
+            rewrites: options.urlRewrite,
+            download: { retries },
+            reporter: buildReporter(output),
+            signal: interrupt.signal,
+          });
+          output.result(`Created DC/OS Universe Package ${outcome.path}`, { name: outcome.path });
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      }),
+    );
+}
+
+function buildReporter(output: CliOutput): BuildReporter {
+  const progress = createByteProgress(output);
+  return {
+    fetching(url) {
+      output.info(`Fetching ${url}`);
+      progress.start('  ', undefined);
+    },
+    progress(received, total) {
+      progress.update(received, total);
+    },
+    fetched() {
+      progress.stop();
+    },
+    retrying(url, attempt, reason) {
+      progress.stop();
+      output.warn(`retrying ${url} (attempt ${attempt + 1}): ${reason}`);
+    },
+  };
+}
+

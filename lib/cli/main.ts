@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+/** The executable: runs the CLI on this process's arguments and streams. */
+import { runCli } from './program.ts';
+
+runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`Unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

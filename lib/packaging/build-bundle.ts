@@ -1,0 +1,146 @@
+/**
+ * `build`: a build definition → a self-contained `<name>-<version>.dcos` bundle (spec §2.4).
+ *
+ * Every asset, icon, screenshot and CLI binary is downloaded once, straight into the bundle
+ * (content-addressed, stored uncompressed), and recorded in the manifest with the JSON Pointer of
+ * the metadata string it came from. CLI binaries are checked against their `contentHash`. Any
+ * failure removes the partial bundle: a `.dcos` exists only if it is complete.
+ */
+import { join } from 'node:path';
+import { PackagingError, DownloadError } from '../domain/errors.ts';
+import { BUNDLE_FORMAT_VERSION, type BundleManifest, type ManifestResource } from '../bundle/bundle-layout.ts';
+import { BundleWriter, type ResourceUpload } from '../bundle/bundle-writer.ts';
+import { assetReferences, dockerImageReferences } from '../universe/asset-references.ts';
+import { BUILT_BY } from '../version.ts';
+import { ensureDirectory, fileExists } from '../support/files.ts';
+import { loadBuildDefinition } from './build-definition.ts';
+import { describeLocation, locateAsset } from './fetch/asset-location.ts';
+import { contentTypeFor, filenameOf } from './fetch/content-type.ts';
+import { DEFAULT_DOWNLOAD_OPTIONS, downloadAsset, type DownloadOptions } from './fetch/download.ts';
+import type { UrlRewriteRule } from './fetch/url-rewrite.ts';
+
+export interface BuildReporter {
+  /** A download starts (`Fetching <url>`). */
+  fetching(url: string, index: number, count: number): void;
+  progress(received: number, total: number | undefined): void;
+  fetched(url: string, bytes: number): void;
+  retrying(url: string, attempt: number, reason: string): void;
+}
+
+export interface BuildOptions {
+  readonly buildDefinitionFile: string;
+  readonly outputDirectory: string;
+  readonly overwrite: boolean;
+  readonly rewrites: readonly UrlRewriteRule[];
+  readonly download?: Partial<DownloadOptions>;
+  readonly reporter?: BuildReporter;
+  readonly signal?: AbortSignal;
+}
+
+export interface BuildOutcome {
+  readonly path: string;
+  readonly manifest: BundleManifest;
+  readonly bytes: number;
+}
+
+interface FetchedContent {
+  readonly sha256: string;
+  readonly size: number;
+  /** What the server declared, if anything. */
+  readonly servedContentType: string | undefined;
+}
+
+export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> {
+  const { metadata, baseDirectory } = await loadBuildDefinition(options.buildDefinitionFile);
+  const images = dockerImageReferences(metadata);
+  if (images.length > 0) {
+    throw new PackagingError(
+      'DockerImagesNotSupported',
+      `Package [${metadata.name}] version [${metadata.version}] references Docker images (${images.map((image) => image.image).join(', ')}); this version of build cannot bundle Docker images yet`,
+      { images: images.map((image) => image.image) },
+    );
+  }
+  await ensureDirectory(options.outputDirectory);
+  const path = join(options.outputDirectory, `${metadata.name}-${metadata.version}.dcos`);
+  if (!options.overwrite && (await fileExists(path))) {
+    throw new PackagingError('OutputExists', `Output file [${path}] already exists (use --force to replace it)`, { path });
+  }
+
+  const references = assetReferences(metadata);
+  const downloadOptions: DownloadOptions = { ...DEFAULT_DOWNLOAD_OPTIONS, ...options.download };
+  const writer = await BundleWriter.create(path, { overwrite: options.overwrite });
+  try {
+    const fetchedByUrl = new Map<string, FetchedContent>();
+    const resources: ManifestResource[] = [];
+    for (const [index, reference] of references.entries()) {
+      options.reporter?.fetching(reference.url, index, references.length);
+      const location = locateAsset(reference.url, { baseDirectory, rewrites: options.rewrites });
+      const key = location.kind === 'http' ? location.url.href : `file:${location.path}`;
+      let content = fetchedByUrl.get(key);
+      if (content === undefined) {
+        content = await fetchInto(writer, location, reference.url, downloadOptions, options);
+        fetchedByUrl.set(key, content);
+      }
+      options.reporter?.fetched(reference.url, content.size);
+      if (reference.expectedSha256 !== undefined && reference.expectedSha256 !== content.sha256) {
+        throw new DownloadError(
+          `The file ${describeLocation(location)} has sha256 ${content.sha256}, but the package's contentHash is ${reference.expectedSha256}`,
+          { url: reference.url, expected: reference.expectedSha256, actual: content.sha256 },
+        );
+      }
+      const filename = filenameOf(reference.url);
+      resources.push({
+        ref: reference.pointer,
+        url: reference.url,
+        sha256: content.sha256,
+        size: content.size,
+        filename,
+        contentType: contentTypeFor(filename, content.servedContentType),
+      });
+    }
+    const manifest: BundleManifest = {
+      formatVersion: BUNDLE_FORMAT_VERSION,
+      builtBy: BUILT_BY,
+      package: { name: metadata.name, version: metadata.version },
+      resources,
+      images: [],
+    };
+    await writer.finish(metadata, manifest);
+    return { path, manifest, bytes: writer.bytesWritten };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+async function fetchInto(
+  writer: BundleWriter,
+  location: ReturnType<typeof locateAsset>,
+  url: string,
+  downloadOptions: DownloadOptions,
+  options: BuildOptions,
+): Promise<FetchedContent> {
+  let upload: ResourceUpload | undefined;
+  const sink = {
+    begin: async (): Promise<void> => {
+      await upload?.discard();
+      upload = writer.beginResource();
+    },
+    write: (chunk: Uint8Array): Promise<void> => {
+      if (options.signal?.aborted) throw new PackagingError('Interrupted', 'The build was interrupted', {});
+      return upload!.write(chunk);
+    },
+  };
+  try {
+    const result = await downloadAsset(location, sink, {
+      ...downloadOptions,
+      onProgress: (received, total) => options.reporter?.progress(received, total),
+      onRetry: (attempt, reason) => options.reporter?.retrying(url, attempt, reason),
+    });
+    const stored = await upload!.complete();
+    upload = undefined;
+    return { sha256: stored.sha256, size: stored.size, servedContentType: result.contentType };
+  } finally {
+    await upload?.discard();
+  }
+}

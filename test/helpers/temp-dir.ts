@@ -1,0 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+
+/** A fresh directory removed when the test file ends. */
+export async function temporaryDirectory(prefix = 'dcos-registry-test-'): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), prefix));
+  after(() => rm(directory, { recursive: true, force: true }));
+  return directory;
+}
