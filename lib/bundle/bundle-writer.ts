@@ -43,8 +43,8 @@ export class BundleWriter {
   }
 
   /** Opens a resource; write its bytes, then `complete()` it (or `discard()` to start over). */
-  beginResource(): ResourceUpload {
-    return new ResourceUpload(this.zip, this.zip.beginStoredEntry(RESOURCE_ENTRY_NAME_LENGTH));
+  async beginResource(): Promise<ResourceUpload> {
+    return new ResourceUpload(this.zip, await this.zip.beginStoredEntry(RESOURCE_ENTRY_NAME_LENGTH));
   }
 
   async finish(metadata: PackageMetadata, manifest: BundleManifest): Promise<void> {

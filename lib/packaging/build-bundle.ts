@@ -124,7 +124,7 @@ async function fetchInto(
   const sink = {
     begin: async (): Promise<void> => {
       await upload?.discard();
-      upload = writer.beginResource();
+      upload = await writer.beginResource();
     },
     write: (chunk: Uint8Array): Promise<void> => {
       if (options.signal?.aborted) throw new PackagingError('Interrupted', 'The build was interrupted', {});

@@ -134,7 +134,7 @@ describe('dcos-registry build', () => {
     it(`fails on a ${failure}: names the file, exits 1, writes nothing`, async () => {
       const work = await temporaryDirectory();
       const { file, definition } = await servedBuildDefinition(helloWorld, work);
-      const resource = definition.resource as { cli: { binaries: { linux: { 'x86-64': { url: string; contentHash: { value: string }[] } } } } };
+      const resource = definition.resource as unknown as { cli: { binaries: { linux: { 'x86-64': { url: string; contentHash: { value: string }[] } } } } };
       const linux = resource.cli.binaries.linux['x86-64'];
       let rewrites = rewriteArgs();
       let expected: RegExp;

@@ -98,6 +98,11 @@ export class ZipArchive {
         // maxOutputLength: one byte more than declared exposes a lie without inflating a bomb.
         content = inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
       } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new InvalidBundleError('EntrySizeMismatch', `entry ${entry.name} inflates to more than the ${entry.size} bytes it declares`, {
+            entry: entry.name,
+          });
+        }
         throw new InvalidBundleError('UnreadableArchive', `entry ${entry.name} cannot be inflated`, { entry: entry.name }, { cause });
       }
     }
@@ -216,9 +221,6 @@ async function readEndOfCentralDirectory(source: ByteSource): Promise<EndOfCentr
       centralEnd = eocd64Offset;
     }
   }
-  if (entryCount === UINT16_SENTINEL && centralEnd === eocdPosition) {
-    // A sentinel without a zip64 record: the count is simply 65535, nothing to fix.
-  }
   if (centralSize === UINT32_SENTINEL || centralOffset === UINT32_SENTINEL) {
     if (centralEnd === eocdPosition) {
       throw new InvalidBundleError('UnreadableArchive', 'the archive needs a zip64 end record but has none', {});
@@ -326,13 +328,46 @@ async function readCentralDirectory(source: ByteSource, end: EndOfCentralDirecto
   return entries;
 }
 
+/**
+ * Reads local headers in batches: headers that lie close together (small entries) are fetched in
+ * one read, so opening an archive of many entries costs few reads (few ranged GETs on S3).
+ */
+const HEADER_BATCH_BYTES = 1 << 20;
+/** Room assumed for a local header's extra field beyond what the central record says. */
+const LOCAL_EXTRA_ALLOWANCE = 64;
+
 async function resolveLocalHeaders(source: ByteSource, entries: ZipEntry[], centralOffset: number): Promise<void> {
-  for (let index = 0; index < entries.length; index++) {
+  const order = entries.map((_, index) => index).sort((a, b) => entries[a]!.localHeaderOffset - entries[b]!.localHeaderOffset);
+  const headerEnd = (entry: ZipEntry): number =>
+    entry.localHeaderOffset + LOCAL_HEADER_SIZE + Buffer.byteLength(entry.name) + LOCAL_EXTRA_ALLOWANCE;
+  // How far one read may reach from the entry at `position`: up to the headers of the following
+  // entries that lie within a batch. Computed only when a read is needed, so the scan stays linear.
+  const batchEndFrom = (position: number): number => {
+    const start = entries[order[position]!]!.localHeaderOffset;
+    let end = headerEnd(entries[order[position]!]!);
+    for (let next = position + 1; next < order.length; next++) {
+      const candidate = headerEnd(entries[order[next]!]!);
+      if (candidate - start > HEADER_BATCH_BYTES) break;
+      end = candidate;
+    }
+    return end;
+  };
+  let window: { start: number; bytes: Buffer } | undefined;
+  const readHeaderBytes = async (offset: number, length: number, position: number): Promise<Buffer> => {
+    if (window && offset >= window.start && offset + length <= window.start + window.bytes.length) {
+      return window.bytes.subarray(offset - window.start, offset - window.start + length);
+    }
+    const end = Math.min(Math.max(offset + length, batchEndFrom(position)), centralOffset);
+    window = { start: offset, bytes: Buffer.from(await source.read(offset, end - offset)) };
+    return window.bytes.subarray(0, length);
+  };
+  for (let position = 0; position < order.length; position++) {
+    const index = order[position]!;
     const entry = entries[index]!;
     if (entry.localHeaderOffset + LOCAL_HEADER_SIZE > centralOffset) {
       throw new InvalidBundleError('TruncatedArchive', `entry ${entry.name} starts outside the archive data`, { entry: entry.name });
     }
-    const fixed = Buffer.from(await source.read(entry.localHeaderOffset, LOCAL_HEADER_SIZE));
+    const fixed = await readHeaderBytes(entry.localHeaderOffset, LOCAL_HEADER_SIZE, position);
     if (fixed.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) {
       throw new InvalidBundleError('UnreadableArchive', `entry ${entry.name} has no local header where the directory points`, {
         entry: entry.name,
@@ -340,26 +375,29 @@ async function resolveLocalHeaders(source: ByteSource, entries: ZipEntry[], cent
     }
     const flags = fixed.readUInt16LE(6);
     const method = fixed.readUInt16LE(8);
+    const crc = fixed.readUInt32LE(14);
+    const localCompressedSize = fixed.readUInt32LE(18);
+    const localSize = fixed.readUInt32LE(22);
     const nameLength = fixed.readUInt16LE(26);
     const extraLength = fixed.readUInt16LE(28);
     const variableEnd = entry.localHeaderOffset + LOCAL_HEADER_SIZE + nameLength + extraLength;
     if (variableEnd > centralOffset) {
       throw new InvalidBundleError('TruncatedArchive', `entry ${entry.name} has a local header that overruns the archive`, { entry: entry.name });
     }
-    const variable = Buffer.from(await source.read(entry.localHeaderOffset + LOCAL_HEADER_SIZE, nameLength + extraLength));
+    const variable = await readHeaderBytes(entry.localHeaderOffset + LOCAL_HEADER_SIZE, nameLength + extraLength, position);
     const localName = decodeName(variable.subarray(0, nameLength), flags, index);
     if (localName !== entry.name || method !== entry.method) {
       throw new InvalidBundleError('EntrySizeMismatch', `entry ${entry.name} disagrees with its local header`, { entry: entry.name });
     }
     if (!(flags & FLAG_DATA_DESCRIPTOR)) {
-      let compressedSize = fixed.readUInt32LE(18);
-      let size = fixed.readUInt32LE(22);
+      let compressedSize = localCompressedSize;
+      let size = localSize;
       const zip64 = findExtra(variable.subarray(nameLength), ZIP64_EXTRA_ID);
       if (zip64 && zip64.length >= 16 && (size === UINT32_SENTINEL || compressedSize === UINT32_SENTINEL)) {
         size = readUInt64(zip64, 0);
         compressedSize = readUInt64(zip64, 8);
       }
-      if (fixed.readUInt32LE(14) !== entry.crc32 || size !== entry.size || compressedSize !== entry.compressedSize) {
+      if (crc !== entry.crc32 || size !== entry.size || compressedSize !== entry.compressedSize) {
         throw new InvalidBundleError('EntrySizeMismatch', `entry ${entry.name}: local header and central directory disagree on size or CRC`, {
           entry: entry.name,
         });

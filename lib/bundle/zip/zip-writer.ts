@@ -58,6 +58,9 @@ export class ZipWriter {
   private readonly names = new Set<string>();
   private openEntry: StreamingEntry | undefined;
   private closed = false;
+  /** Small entries are appended here and written in large blocks. */
+  private appended: Buffer[] = [];
+  private appendedBytes = 0;
 
   private constructor(private readonly file: FileHandle) {}
 
@@ -89,18 +92,18 @@ export class ZipWriter {
       localZip64: false,
     };
     const header = localHeader(record);
-    await this.writeAt(Buffer.concat([header, payload]), this.offset);
-    this.offset += header.length + payload.length;
     this.records.push(record);
+    await this.append(header);
+    await this.append(payload);
   }
 
   /**
    * Starts a stored entry whose name (of `nameLength` bytes) is given at commit. Only one such
    * entry may be open at a time.
    */
-  beginStoredEntry(nameLength: number): StreamingEntry {
+  async beginStoredEntry(nameLength: number): Promise<StreamingEntry> {
     this.assertWritable();
-    if (this.openEntry) throw new Error('a streaming entry is already open');
+    await this.flushAppended();
     const entry = new StreamingEntry(this, this.offset, nameLength);
     this.openEntry = entry;
     return entry;
@@ -138,9 +141,8 @@ export class ZipWriter {
     eocd.writeUInt32LE(Math.min(centralSize, UINT32_SENTINEL), 12);
     eocd.writeUInt32LE(Math.min(centralOffset, UINT32_SENTINEL), 16);
     trailer.push(eocd);
-    const bytes = Buffer.concat(trailer);
-    await this.writeAt(bytes, this.offset);
-    this.offset += bytes.length;
+    for (const part of trailer) await this.append(part);
+    await this.flushAppended();
     await this.file.sync();
     await this.file.close();
     this.closed = true;
@@ -151,6 +153,22 @@ export class ZipWriter {
     if (this.closed) return;
     this.closed = true;
     await this.file.close();
+  }
+
+  private async append(data: Buffer): Promise<void> {
+    this.appended.push(data);
+    this.appendedBytes += data.length;
+    this.offset += data.length;
+    if (this.appendedBytes >= COALESCE_BYTES) await this.flushAppended();
+  }
+
+  private async flushAppended(): Promise<void> {
+    if (this.appendedBytes === 0) return;
+    const data = Buffer.concat(this.appended, this.appendedBytes);
+    const position = this.offset - this.appendedBytes;
+    this.appended = [];
+    this.appendedBytes = 0;
+    await this.writeAt(data, position);
   }
 
   /** @internal used by StreamingEntry */
