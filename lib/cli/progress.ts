@@ -28,26 +28,34 @@ const SILENT: ByteProgress = { start() {}, update() {}, stop() {} };
 export function createByteProgress(output: CliOutput): ByteProgress {
   if (!output.interactive) return SILENT;
   let bar: cliProgress.SingleBar | undefined;
+  let label = '';
+  const texts = (done: number, total: number | undefined): Record<string, string> => ({
+    doneText: formatBytes(done),
+    totalText: total === undefined ? '?' : formatBytes(total),
+  });
   return {
-    start(label, total) {
+    start(nextLabel) {
       bar?.stop();
-      bar = new cliProgress.SingleBar(
-        {
-          stream: output.streams.stderr as NodeJS.WriteStream,
-          format: `${label} [{bar}] {percentage}% {doneText}/{totalText}`,
-          hideCursor: true,
-          clearOnComplete: true,
-          barsize: 30,
-          fps: 10,
-        },
-        cliProgress.Presets.legacy,
-      );
-      bar.start(total ?? 0, 0, { doneText: formatBytes(0), totalText: total === undefined ? '?' : formatBytes(total) });
+      bar = undefined;
+      label = nextLabel;
     },
     update(done, total) {
-      if (!bar) return;
-      if (total !== undefined && bar.getTotal() !== total) bar.setTotal(total);
-      bar.update(done, { doneText: formatBytes(done), totalText: total === undefined ? '?' : formatBytes(total) });
+      // The bar appears with the first bytes, when the total (if any) is known.
+      if (!bar) {
+        bar = new cliProgress.SingleBar(
+          {
+            stream: output.streams.stderr as NodeJS.WriteStream,
+            format: total === undefined ? `${label} {doneText}` : `${label} [{bar}] {percentage}% {doneText}/{totalText}`,
+            hideCursor: true,
+            clearOnComplete: true,
+            barsize: 30,
+            fps: 10,
+          },
+          cliProgress.Presets.legacy,
+        );
+        bar.start(total ?? 0, 0, texts(0, total));
+      }
+      bar.update(done, texts(done, total));
     },
     stop() {
       bar?.stop();

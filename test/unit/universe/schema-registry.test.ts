@@ -47,6 +47,23 @@ describe('Universe schema validators', () => {
     assert.equal(isValid('v5-repo', { packages: [broken] }), false);
   });
 
+  it('tell the v3, v4 and v5 repository documents apart', () => {
+    const repo = readJson('universe/generated/repo-up-to-2.0.json') as { packages: { packagingVersion: string }[] };
+    assert.deepEqual(schemaErrors('v5-repo', repo), []);
+    assert.equal(isValid('v4-repo', repo), false, 'a v4 repository cannot carry 5.0 entries');
+    const without50 = { packages: repo.packages.filter((entry) => entry.packagingVersion !== '5.0') };
+    assert.deepEqual(schemaErrors('v4-repo', without50), []);
+    assert.equal(isValid('v3-repo', without50), false, 'a v3 repository cannot carry 4.0 entries');
+    const only2and3 = { packages: repo.packages.filter((entry) => ['2.0', '3.0'].includes(entry.packagingVersion)) };
+    assert.ok(only2and3.packages.length > 0);
+    assert.deepEqual(schemaErrors('v3-repo', only2and3), []);
+  });
+
+  it('refuse the Cosmos negative fixtures', () => {
+    assert.equal(isValid('v5-repo', readJson('universe/generated/universe_invalid_byteBuffer.json')), false);
+    assert.equal(isValid('v5-repo', readJson('universe/generated/universe_invalid_packagingVersion_value.json')), false);
+  });
+
   it('throw a typed error that names the document', () => {
     assert.throws(
       () => assertValid('package', { packagingVersion: '4.0' }, '/somewhere/package.json'),
