@@ -1,0 +1,292 @@
+/**
+ * Object storage on S3 and S3-compatible stores (AWS S3, MinIO, LocalStack): bucket, optional key
+ * prefix, optional endpoint and path-style addressing.
+ *
+ * Vendor errors are translated here and nowhere else: 404/NoSuchKey → ObjectNotFoundError,
+ * 412 PreconditionFailed and 409 ConditionalRequestConflict → PreconditionFailedError.
+ * Bodies of unknown length are uploaded in parts (multipart), so memory stays at one part.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
+import {
+  assertValidKey,
+  assertValidPrefix,
+  ObjectNotFoundError,
+  ObjectStoreError,
+  PreconditionFailedError,
+  type ByteRange,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type PresignOptions,
+  type PutOptions,
+  type StoredObject,
+} from '../../ports/object-store.ts';
+
+const ADAPTER = 's3';
+const PART_SIZE = 16 * 1024 * 1024;
+
+export interface S3ObjectStoreOptions {
+  readonly bucket: string;
+  /** Prepended to every key, without a trailing slash (e.g. `registry`). */
+  readonly prefix?: string;
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly forcePathStyle?: boolean;
+  readonly credentials?: S3ClientConfig['credentials'];
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly name = ADAPTER;
+  readonly client: S3Client;
+  private readonly prefix: string;
+
+  constructor(private readonly options: S3ObjectStoreOptions) {
+    this.prefix = options.prefix ? `${options.prefix.replace(/\/+$/, '')}/` : '';
+    this.client = new S3Client({
+      region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      // Checksums only where S3 requires them: S3-compatible stores (s3rver, older MinIO) store
+      // streamed bodies with their aws-chunked framing otherwise.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    assertValidKey(ADAPTER, key);
+    try {
+      const output = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key }));
+      return {
+        key,
+        size: output.ContentLength ?? 0,
+        etag: output.ETag ?? '',
+        ...(output.ContentType ? { contentType: output.ContentType } : {}),
+        ...(output.ContentEncoding ? { contentEncoding: output.ContentEncoding } : {}),
+        metadata: output.Metadata ?? {},
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw translate(error, key);
+    }
+  }
+
+  async get(key: string, options: { range?: ByteRange } = {}): Promise<StoredObject> {
+    assertValidKey(ADAPTER, key);
+    const range = options.range ? `bytes=${options.range.start}-${options.range.end}` : undefined;
+    try {
+      const output = await this.client.send(
+        new GetObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key, ...(range ? { Range: range } : {}) }),
+      );
+      const total = output.ContentRange ? Number(/\/(\d+)$/.exec(output.ContentRange)?.[1]) : output.ContentLength;
+      return {
+        key,
+        size: total ?? 0,
+        etag: output.ETag ?? '',
+        ...(output.ContentType ? { contentType: output.ContentType } : {}),
+        ...(output.ContentEncoding ? { contentEncoding: output.ContentEncoding } : {}),
+        metadata: output.Metadata ?? {},
+        body: output.Body as AsyncIterable<Uint8Array>,
+      };
+    } catch (error) {
+      throw translate(error, key);
+    }
+  }
+
+  async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ etag: string }> {
+    assertValidKey(ADAPTER, key);
+    if (body instanceof Uint8Array) return this.putSingle(key, body, options);
+    // Gather the first part: a small body goes up in one request, a large one in parts.
+    const iterator = body[Symbol.asyncIterator]();
+    const first = await gather(iterator, PART_SIZE);
+    if (first.done) return this.putSingle(key, first.data, options);
+    return this.putMultipart(key, first.data, iterator, options);
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(ADAPTER, key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key }));
+    } catch (error) {
+      if (statusOf(error) === 404) return;
+      throw translate(error, key);
+    }
+  }
+
+  async list(prefix: string, options: { token?: string; limit?: number } = {}): Promise<ListPage> {
+    assertValidPrefix(ADAPTER, prefix);
+    try {
+      const output = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: this.prefix + prefix,
+          ...(options.token ? { ContinuationToken: options.token } : {}),
+          MaxKeys: options.limit ?? 1000,
+        }),
+      );
+      const objects = (output.Contents ?? []).map((object) => ({
+        key: (object.Key ?? '').slice(this.prefix.length),
+        size: object.Size ?? 0,
+        etag: object.ETag ?? '',
+        metadata: {},
+      }));
+      return output.IsTruncated && output.NextContinuationToken ? { objects, nextToken: output.NextContinuationToken } : { objects };
+    } catch (error) {
+      throw translate(error, prefix);
+    }
+  }
+
+  async presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined> {
+    assertValidKey(ADAPTER, key);
+    const config = this.client.config;
+    const endpoint = await config.endpointProvider(
+      { Bucket: this.options.bucket, Region: await config.region(), ForcePathStyle: config.forcePathStyle, ...(this.options.endpoint ? { Endpoint: this.options.endpoint } : {}) },
+      {},
+    );
+    const url = new URL(endpoint.url.href);
+    const objectPath = `${url.pathname.replace(/\/$/, '')}/${(this.prefix + key).split('/').map(encodeURIComponent).join('/')}`;
+    const query: Record<string, string> = {};
+    if (options.responseContentType) query['response-content-type'] = options.responseContentType;
+    if (options.responseContentDisposition) query['response-content-disposition'] = options.responseContentDisposition;
+    const headers: Record<string, string> = { host: url.host };
+    if (method === 'PUT' && options.contentType) headers['content-type'] = options.contentType;
+    const signer = new SignatureV4({
+      credentials: config.credentials,
+      region: await config.region(),
+      service: 's3',
+      sha256: config.sha256,
+      uriEscapePath: false,
+    });
+    const signed = await signer.presign(
+      { method, protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}), path: objectPath, query, headers },
+      { expiresIn: options.expiresIn, unsignableHeaders: new Set(['content-type']) },
+    );
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(signed.query ?? {})) {
+      for (const item of Array.isArray(value) ? value : [value]) if (item !== null) search.append(name, item);
+    }
+    return `${url.protocol}//${url.host}${objectPath}?${search.toString().replace(/\+/g, '%20')}`;
+  }
+
+  private async putSingle(key: string, data: Uint8Array, options: PutOptions): Promise<{ etag: string }> {
+    try {
+      const output = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.options.bucket,
+          Key: this.prefix + key,
+          Body: data,
+          ContentLength: data.length,
+          ...putHeaders(options),
+        }),
+      );
+      return { etag: output.ETag ?? '' };
+    } catch (error) {
+      throw translate(error, key, options);
+    }
+  }
+
+  private async putMultipart(
+    key: string,
+    firstPart: Uint8Array,
+    rest: AsyncIterator<Uint8Array>,
+    options: PutOptions,
+  ): Promise<{ etag: string }> {
+    const target = { Bucket: this.options.bucket, Key: this.prefix + key };
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          ...target,
+          ...(options.contentType ? { ContentType: options.contentType } : {}),
+          ...(options.contentEncoding ? { ContentEncoding: options.contentEncoding } : {}),
+          ...(options.metadata ? { Metadata: { ...options.metadata } } : {}),
+        }),
+      );
+      uploadId = created.UploadId;
+      const parts: { PartNumber: number; ETag: string }[] = [];
+      let data = firstPart;
+      for (let partNumber = 1; ; partNumber++) {
+        const uploaded = await this.client.send(
+          new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length }),
+        );
+        parts.push({ PartNumber: partNumber, ETag: uploaded.ETag ?? '' });
+        const next = await gather(rest, PART_SIZE);
+        if (next.data.length === 0) break;
+        data = next.data;
+        if (next.done) {
+          const last = await this.client.send(
+            new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: partNumber + 1, Body: data, ContentLength: data.length }),
+          );
+          parts.push({ PartNumber: partNumber + 1, ETag: last.ETag ?? '' });
+          break;
+        }
+      }
+      const completed = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          ...target,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+          ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
+        }),
+      );
+      return { etag: completed.ETag ?? '' };
+    } catch (error) {
+      if (uploadId) {
+        await this.client.send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId })).catch(() => undefined);
+      }
+      throw translate(error, key, options);
+    }
+  }
+}
+
+function putHeaders(options: PutOptions): Record<string, unknown> {
+  return {
+    ...(options.contentType ? { ContentType: options.contentType } : {}),
+    ...(options.contentEncoding ? { ContentEncoding: options.contentEncoding } : {}),
+    ...(options.metadata ? { Metadata: { ...options.metadata } } : {}),
+    ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+    ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
+  };
+}
+
+async function gather(iterator: AsyncIterator<Uint8Array>, size: number): Promise<{ data: Uint8Array; done: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  while (length < size) {
+    const next = await iterator.next();
+    if (next.done) return { data: Buffer.concat(chunks, length), done: true };
+    chunks.push(next.value);
+    length += next.value.length;
+  }
+  return { data: Buffer.concat(chunks, length), done: false };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+function translate(error: unknown, key: string, options: PutOptions = {}): Error {
+  const status = statusOf(error);
+  const code = (error as { name?: string }).name;
+  if (status === 404 || code === 'NoSuchKey' || code === 'NotFound') return new ObjectNotFoundError(ADAPTER, key);
+  if (status === 412 || code === 'PreconditionFailed' || (status === 409 && code === 'ConditionalRequestConflict')) {
+    const condition = options.ifNoneMatch ? 'If-None-Match: *' : `If-Match: ${options.ifMatch ?? '?'}`;
+    return new PreconditionFailedError(ADAPTER, key, condition);
+  }
+  return new ObjectStoreError(ADAPTER, `${code ?? 'error'} on ${key}: ${(error as Error).message}`, { cause: error });
+}

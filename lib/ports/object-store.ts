@@ -1,0 +1,137 @@
+/**
+ * The object storage port: what the registry needs from S3, MinIO, LocalStack or a directory.
+ *
+ * Keys are relative paths of safe segments (`[A-Za-z0-9._:=-]`), never `..`; adapters refuse
+ * anything else with InvalidKeyError. Writes are atomic per object: a reader sees the old object
+ * or the new one, never a mix. Conditional writes are the concurrency primitive:
+ * `ifNoneMatch: '*'` creates only if absent, `ifMatch: etag` replaces only that version; a failed
+ * condition throws PreconditionFailedError and changes nothing.
+ */
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  /** Opaque version token, changes with every write. */
+  readonly etag: string;
+  readonly contentType?: string;
+  readonly contentEncoding?: string;
+  /** Small user metadata (S3 `x-amz-meta-*`), lower-case keys. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface ByteRange {
+  readonly start: number;
+  /** Inclusive. */
+  readonly end: number;
+}
+
+export interface StoredObject extends ObjectInfo {
+  /** The bytes (of the range, when one was asked). */
+  readonly body: AsyncIterable<Uint8Array>;
+}
+
+export interface PutOptions {
+  readonly contentType?: string;
+  readonly contentEncoding?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly ifNoneMatch?: '*';
+  readonly ifMatch?: string;
+  /** Needed by some backends to stream a body of known length. */
+  readonly contentLength?: number;
+}
+
+export interface PresignOptions {
+  /** Seconds the URL stays valid. */
+  readonly expiresIn: number;
+  /** For GET: response headers the URL forces (file name, type). */
+  readonly responseContentType?: string;
+  readonly responseContentDisposition?: string;
+  /** For PUT: the content type the uploader must send. */
+  readonly contentType?: string;
+}
+
+export interface ListPage {
+  readonly objects: readonly ObjectInfo[];
+  /** Present when more objects follow; pass it back to list the next page. */
+  readonly nextToken?: string;
+}
+
+export interface ObjectStore {
+  /** Adapter name, stamped on its errors (`fs`, `s3`). */
+  readonly name: string;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Throws ObjectNotFoundError when absent. */
+  get(key: string, options?: { range?: ByteRange }): Promise<StoredObject>;
+  put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options?: PutOptions): Promise<{ etag: string }>;
+  /** Idempotent: deleting a missing key succeeds. */
+  delete(key: string): Promise<void>;
+  /** Objects whose key starts with `prefix`, in key order. */
+  list(prefix: string, options?: { token?: string; limit?: number }): Promise<ListPage>;
+  /** A URL that reads (or writes) the object without credentials, or undefined if unsupported. */
+  presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined>;
+}
+
+export class ObjectStoreError extends Error {
+  constructor(
+    readonly adapter: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${adapter}: ${message}`, options);
+    this.name = 'ObjectStoreError';
+  }
+}
+
+export class ObjectNotFoundError extends ObjectStoreError {
+  constructor(adapter: string, readonly key: string) {
+    super(adapter, `no object at ${key}`);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+export class PreconditionFailedError extends ObjectStoreError {
+  constructor(adapter: string, readonly key: string, condition: string) {
+    super(adapter, `the condition ${condition} does not hold for ${key}`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+export class InvalidKeyError extends ObjectStoreError {
+  constructor(adapter: string, readonly key: string, reason: string) {
+    super(adapter, `invalid key ${JSON.stringify(key)}: ${reason}`);
+    this.name = 'InvalidKeyError';
+  }
+}
+
+const SEGMENT = /^[A-Za-z0-9._:=-]+$/;
+
+/** The reason `key` is not a valid object key, or undefined. */
+export function invalidKeyReason(key: string, { allowTrailingSlash = false } = {}): string | undefined {
+  if (key.length === 0) return 'empty';
+  if (key.length > 900) return 'longer than 900 characters';
+  const body = allowTrailingSlash && key.endsWith('/') ? key.slice(0, -1) : key;
+  if (body.length === 0) return undefined;
+  for (const segment of body.split('/')) {
+    if (segment === '' ) return 'has an empty segment';
+    if (segment === '.' || segment === '..') return `has a '${segment}' segment`;
+    if (!SEGMENT.test(segment)) return `segment ${JSON.stringify(segment)} has characters outside [A-Za-z0-9._:=-]`;
+  }
+  return undefined;
+}
+
+export function assertValidKey(adapter: string, key: string): void {
+  const reason = invalidKeyReason(key);
+  if (reason) throw new InvalidKeyError(adapter, key, reason);
+}
+
+export function assertValidPrefix(adapter: string, prefix: string): void {
+  if (prefix === '') return;
+  const reason = invalidKeyReason(prefix, { allowTrailingSlash: true });
+  if (reason) throw new InvalidKeyError(adapter, prefix, reason);
+}
+
+/** Reads a whole object into memory: for the small JSON documents the registry keeps. */
+export async function readAllBytes(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
