@@ -9,6 +9,7 @@ import { PRODUCT_VERSION } from '../version.ts';
 import { createCommandRunner } from './command-runner.ts';
 import { registerBuild } from './commands/build.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { registerServerCommands } from './commands/server-commands.ts';
 import type { CliStreams } from './output.ts';
 
 export const PLUGIN_SUMMARY = 'Build, add, describe and remove packages of a DC/OS Package Registry';
@@ -36,6 +37,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   program.option('--info', 'print a one-line description (DC/OS CLI plugin convention)');
   registerMigrate(program, run);
   registerBuild(program, run);
+  registerServerCommands(program, run);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
 
   try {

@@ -1,0 +1,5 @@
+// GET /v1/packages and GET /v1/packages/{name}/{version}.
+import { runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
+import { makeDescribeHandler } from '../lib/handlers/management-handlers.ts';
+
+export const handler = makeDescribeHandler(runtimeDependencies());

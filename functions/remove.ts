@@ -1,0 +1,5 @@
+// DELETE /v1/packages/{name}/{version}.
+import { runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
+import { makeRemoveHandler } from '../lib/handlers/management-handlers.ts';
+
+export const handler = makeRemoveHandler(runtimeDependencies());

@@ -1,0 +1,179 @@
+/** The online half of the CLI: add, describe, remove, list against a running registry. */
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { RegistryError } from '../../domain/errors.ts';
+import type { CommandRunner } from '../command-runner.ts';
+import { createByteProgress } from '../progress.ts';
+import { clientFrom, type RegistryClient } from '../registry-client.ts';
+
+interface UploadTicket {
+  uploadId: string;
+  upload: { method: 'PUT'; url: string; headers: Record<string, string> };
+}
+
+interface UploadRecord {
+  uploadId: string;
+  status: 'Uploading' | 'Validating' | 'Accepted' | 'Rejected';
+  packages: { name: string; version: string }[];
+  error: { type: string; message: string; data: Record<string, unknown> } | null;
+}
+
+interface PackageDescription {
+  name: string;
+  version: string;
+  status: string;
+  releaseVersion: number | null;
+  packagingVersion: string;
+  addedAt: string;
+  updatedAt: string;
+  error: { type: string; message: string } | null;
+}
+
+const POLL_INTERVAL_MS = 500;
+
+function withServerOptions(command: Command): Command {
+  return command
+    .option('--url <url>', 'registry URL (default: $DCOS_REGISTRY_URL); the token comes from $DCOS_REGISTRY_TOKEN')
+    .option('--name <service-name>', 'registry service name (accepted for compatibility; --url selects the registry)')
+    .option('--json', 'print the result as one JSON document', false);
+}
+
+function timeoutSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new RegistryError('InvalidOption', `--timeout expects a whole number of seconds, got [${value}]`, {});
+  return seconds;
+}
+
+async function waitFor<T>(what: string, seconds: number, poll: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const result = await poll();
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new RegistryError('Timeout', `Gave up waiting after ${seconds} s for ${what}; check later with describe`, {});
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
+
+export function registerServerCommands(program: Command, run: CommandRunner): void {
+  withServerOptions(program.command('add'))
+    .description('Upload a .dcos bundle to the registry and wait until it is validated')
+    .requiredOption('--dcos-file <file>', 'bundle built by `build`')
+    .option('--wait', 'also wait until the package is in the repository (status Added)', false)
+    .option('--timeout <seconds>', 'how long to wait', '600')
+    .action((options: { dcosFile: string; url?: string; json: boolean; wait: boolean; timeout: string }) =>
+      run(options.json, async (output) => {
+        const seconds = timeoutSeconds(options.timeout);
+        const client = clientFrom(options);
+        let size: number;
+        try {
+          size = (await stat(options.dcosFile)).size;
+        } catch {
+          throw new RegistryError('FileNotFound', `The file [${options.dcosFile}] does not exist`, { path: options.dcosFile });
+        }
+        const ticket = await client.request<UploadTicket>('POST', '/v1/uploads', { fileName: options.dcosFile.split('/').pop(), size });
+        const progress = createByteProgress(output);
+        progress.start('File Upload progress:', size);
+        await client.uploadFile(ticket.upload.url, options.dcosFile, ticket.upload.headers, (sent, total) => progress.update(sent, total));
+        progress.stop();
+        await client.request('POST', `/v1/uploads/${ticket.uploadId}/complete`);
+        const record = await waitFor(`the validation of upload ${ticket.uploadId}`, seconds, async () => {
+          const current = await client.request<UploadRecord>('GET', `/v1/uploads/${ticket.uploadId}`);
+          return current.status === 'Accepted' || current.status === 'Rejected' ? current : undefined;
+        });
+        if (record.status === 'Rejected') {
+          const error = record.error ?? { type: 'Rejected', message: 'The registry rejected the bundle', data: {} };
+          throw new RegistryError(error.type, error.message, { ...error.data, uploadId: ticket.uploadId });
+        }
+        if (options.wait) {
+          for (const pkg of record.packages) await waitUntilAdded(client, pkg.name, pkg.version, seconds);
+        }
+        const lines = [
+          'Package uploaded successfully. Please wait while it is being validated..',
+          'Added packages:',
+          ...record.packages.map((pkg) => `\t ${pkg.name} ${pkg.version}`),
+          ...(options.wait ? [] : ['Note: It will take a couple of minutes for the packages to be added to the registry']),
+        ];
+        output.result(lines.join('\n'), { uploadId: ticket.uploadId, packages: record.packages.map(({ name, version }) => ({ name, version })) });
+      }),
+    );
+
+  withServerOptions(program.command('describe'))
+    .description('Show the status of a package version in the registry')
+    .requiredOption('--package-name <name>', 'package name')
+    .requiredOption('--package-version <version>', 'package version')
+    .action((options: { packageName: string; packageVersion: string; url?: string; json: boolean }) =>
+      run(options.json, async (output) => {
+        const client = clientFrom(options);
+        const pkg = await client.request<PackageDescription>('GET', packagePath(options.packageName, options.packageVersion));
+        const lines = [
+          `Package: ${pkg.name} ${pkg.version}`,
+          `Status: ${pkg.status}`,
+          `Release version: ${pkg.releaseVersion ?? '-'}`,
+          `Packaging version: ${pkg.packagingVersion}`,
+          `Added: ${pkg.addedAt}`,
+          `Updated: ${pkg.updatedAt}`,
+          ...(pkg.error ? [`Error: ${pkg.error.message}`] : []),
+        ];
+        output.result(lines.join('\n'), pkg);
+      }),
+    );
+
+  withServerOptions(program.command('remove'))
+    .description('Remove a package version and the files no other package uses')
+    .requiredOption('--package-name <name>', 'package name')
+    .requiredOption('--package-version <version>', 'package version')
+    .option('--no-wait', 'return once the removal is accepted, without waiting for it to finish')
+    .option('--timeout <seconds>', 'how long to wait', '300')
+    .action((options: { packageName: string; packageVersion: string; url?: string; json: boolean; wait: boolean; timeout: string }) =>
+      run(options.json, async (output) => {
+        const seconds = timeoutSeconds(options.timeout);
+        const client = clientFrom(options);
+        const path = packagePath(options.packageName, options.packageVersion);
+        await client.request('DELETE', path);
+        let status = 'Removing';
+        if (options.wait) {
+          await waitFor(`the removal of ${options.packageName} ${options.packageVersion}`, seconds, async () => {
+            try {
+              await client.request('GET', path);
+              return undefined;
+            } catch (error) {
+              if (error instanceof RegistryError && error.type === 'VersionNotFound') return true;
+              throw error;
+            }
+          });
+          status = 'Removed';
+        }
+        const text = status === 'Removed' ? `Removed package ${options.packageName} ${options.packageVersion}` : `Removing package ${options.packageName} ${options.packageVersion}`;
+        output.result(text, { name: options.packageName, version: options.packageVersion, status });
+      }),
+    );
+
+  withServerOptions(program.command('list'))
+    .description('List the package versions in the registry')
+    .option('--package-name <name>', 'only this package')
+    .action((options: { packageName?: string; url?: string; json: boolean }) =>
+      run(options.json, async (output) => {
+        const client = clientFrom(options);
+        const query = options.packageName ? `?name=${encodeURIComponent(options.packageName)}` : '';
+        const { packages } = await client.request<{ packages: PackageDescription[] }>('GET', `/v1/packages${query}`);
+        const rows = packages.map((pkg) => [pkg.name, pkg.version, pkg.status, String(pkg.releaseVersion ?? '-')]);
+        const header = ['NAME', 'VERSION', 'STATUS', 'RELEASE'];
+        const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+        const format = (row: string[]): string => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+        output.result([format(header), ...rows.map(format)].join('\n'), { packages });
+      }),
+    );
+}
+
+function packagePath(name: string, version: string): string {
+  return `/v1/packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
+}
+
+async function waitUntilAdded(client: RegistryClient, name: string, version: string, seconds: number): Promise<void> {
+  await waitFor(`${name} ${version} to be added`, seconds, async () => {
+    const pkg = await client.request<PackageDescription>('GET', packagePath(name, version));
+    if (pkg.status === 'Failed') throw new RegistryError(pkg.error?.type ?? 'Failed', pkg.error?.message ?? `${name} ${version} failed`, {});
+    return pkg.status === 'Added' ? true : undefined;
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * The CLI's HTTP client for the registry's management API. Errors come back as the registry's
+ * envelope (type, message, data), so the CLI prints exactly what the server said.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { RegistryError } from '../domain/errors.ts';
+
+export interface ClientOptions {
+  readonly url: string;
+  readonly token?: string;
+}
+
+export class RegistryClient {
+  private readonly base: URL;
+
+  constructor(private readonly options: ClientOptions) {
+    try {
+      this.base = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
+    } catch {
+      throw new RegistryError('InvalidOption', `The registry URL [${options.url}] is not a URL`, { url: options.url });
+    }
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path.replace(/^\//, ''), this.base);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new RegistryError('RegistryUnreachable', `Cannot reach the registry at ${this.base.href}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {
+        url: this.base.href,
+      });
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      const envelope = parsed as { type?: string; message?: string; data?: Record<string, unknown> } | undefined;
+      if (envelope?.type && envelope.message) throw new RegistryError(envelope.type, envelope.message, envelope.data ?? {});
+      throw new RegistryError('RegistryError', `The registry answered ${response.status} ${response.statusText} to ${method} ${url.pathname}`, {
+        status: response.status,
+      });
+    }
+    return parsed as T;
+  }
+
+  /** Streams a file to a (presigned) URL, reporting bytes sent. */
+  async uploadFile(target: string, file: string, headers: Record<string, string>, onProgress: (sent: number, total: number) => void): Promise<void> {
+    const { size } = await stat(file);
+    const url = new URL(target, this.base);
+    await new Promise<void>((resolve, reject) => {
+      const client = url.protocol === 'https:' ? https : http;
+      const request = client.request(url, { method: 'PUT', headers: { ...headers, 'content-length': size } }, (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk.slice(0, 2000)));
+        response.on('end', () => {
+          if ((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300) resolve();
+          else reject(new RegistryError('UploadFailed', `The upload was refused: HTTP ${response.statusCode} ${text.trim().slice(0, 300)}`, { status: response.statusCode }));
+        });
+      });
+      request.on('error', (error) => reject(new RegistryError('UploadFailed', `The upload failed: ${error.message}`, {})));
+      let sent = 0;
+      const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+      stream.on('data', (chunk) => {
+        sent += chunk.length;
+        onProgress(sent, size);
+      });
+      stream.on('error', (error) => request.destroy(error));
+      stream.pipe(request);
+    });
+  }
+}
+
+export function clientFrom(options: { url?: string }): RegistryClient {
+  const url = options.url ?? process.env.DCOS_REGISTRY_URL;
+  if (!url) {
+    throw new RegistryError('MissingRegistryUrl', 'No registry given: pass --url=<registry URL> or set DCOS_REGISTRY_URL', {});
+  }
+  const token = process.env.DCOS_REGISTRY_TOKEN;
+  return new RegistryClient({ url, ...(token ? { token } : {}) });
+}

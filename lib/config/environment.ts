@@ -1,0 +1,97 @@
+/**
+ * Configuration from environment variables, parsed once into typed values. Unknown or malformed
+ * values fail at start with a message naming the variable.
+ */
+import { resolve } from 'node:path';
+import type { LogLevel } from '../support/logger.ts';
+
+export type StorageConfig =
+  | { readonly kind: 'fs'; readonly root: string }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      readonly prefix: string;
+      readonly endpoint?: string;
+      readonly region?: string;
+      readonly forcePathStyle?: boolean;
+    };
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Set explicitly, or derived from host and port once listening. */
+  readonly publicBaseUrl?: string;
+  readonly storage: StorageConfig;
+  readonly authTokens: readonly string[];
+  readonly logLevel: LogLevel;
+  /** Seconds between scans of the drop folder (or drop/ prefix). */
+  readonly dropScanSeconds: number;
+}
+
+export class ConfigurationError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigurationError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  return value;
+}
+
+function logLevel(env: Env): LogLevel {
+  const raw = env.LOG_LEVEL ?? 'info';
+  if (raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error') return raw;
+  throw new ConfigurationError('LOG_LEVEL', `expected debug, info, warn or error, got "${raw}"`);
+}
+
+export function publicBaseUrlFrom(env: Env): string | undefined {
+  const raw = env.REGISTRY_PUBLIC_URL;
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigurationError('REGISTRY_PUBLIC_URL', `not a URL: "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigurationError('REGISTRY_PUBLIC_URL', 'must be http or https');
+  return raw.replace(/\/+$/, '');
+}
+
+export function storageFrom(env: Env, dataDir: string): StorageConfig {
+  const bucket = env.REGISTRY_S3_BUCKET;
+  if (bucket === undefined || bucket === '') return { kind: 'fs', root: resolve(dataDir, 'objects') };
+  const endpoint = env.REGISTRY_S3_ENDPOINT;
+  return {
+    kind: 's3',
+    bucket,
+    prefix: (env.REGISTRY_S3_PREFIX ?? '').replace(/^\/+|\/+$/g, ''),
+    ...(endpoint ? { endpoint } : {}),
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env.REGISTRY_S3_FORCE_PATH_STYLE ? { forcePathStyle: env.REGISTRY_S3_FORCE_PATH_STYLE !== 'false' } : {}),
+  };
+}
+
+export function serverConfigFrom(env: Env): ServerConfig {
+  const dataDir = resolve(env.REGISTRY_DATA_DIR ?? '.registry-data');
+  const publicBaseUrl = publicBaseUrlFrom(env);
+  return {
+    host: env.HOST ?? '127.0.0.1',
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    dataDir,
+    ...(publicBaseUrl ? { publicBaseUrl } : {}),
+    storage: storageFrom(env, dataDir),
+    authTokens: (env.REGISTRY_AUTH_TOKENS ?? '').split(',').map((token) => token.trim()).filter(Boolean),
+    logLevel: logLevel(env),
+    dropScanSeconds: integer(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
+  };
+}
+
+export { logLevel as logLevelFrom };

@@ -1,0 +1,75 @@
+/**
+ * The dependencies of the Lambda functions, from their environment (set by serverless.yml):
+ *
+ *   REGISTRY_BUCKET, REGISTRY_S3_PREFIX, REGISTRY_S3_ENDPOINT   where the data lives
+ *   REGISTRY_QUEUE_URL, REGISTRY_SQS_ENDPOINT                    the FIFO job queue
+ *   REGISTRY_PUBLIC_URL                                          base of the URLs in the index
+ *   REGISTRY_AUTH_SECRET_ID (Secrets Manager) or REGISTRY_AUTH_TOKENS (local stacks only)
+ *   LOG_LEVEL
+ *
+ * Built once per Lambda container and shared by its invocations.
+ */
+import { S3ObjectStore } from '../adapters/object-store/s3-object-store.ts';
+import { SqsJobQueue } from '../adapters/job-queue/sqs-job-queue.ts';
+import { secretsManagerTokens } from '../adapters/secrets/secrets-manager-tokens.ts';
+import type { HandlerDependencies } from '../handlers/dependencies.ts';
+import { staticTokens } from '../http/auth.ts';
+import { DEFAULT_SETTINGS } from '../registry/context.ts';
+import { createLogger } from '../support/logger.ts';
+import { ConfigurationError, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new ConfigurationError(name, 'is required');
+  return value;
+}
+
+export function lambdaDependencies(env: Env = process.env): HandlerDependencies {
+  const region = env.AWS_REGION ?? 'us-east-1';
+  const prefix = (env.REGISTRY_S3_PREFIX ?? '').replace(/^\/+|\/+$/g, '');
+  const store = new S3ObjectStore({
+    bucket: required(env, 'REGISTRY_BUCKET'),
+    region,
+    ...(prefix ? { prefix } : {}),
+    ...(env.REGISTRY_S3_ENDPOINT ? { endpoint: env.REGISTRY_S3_ENDPOINT, forcePathStyle: true } : {}),
+  });
+  const queue = new SqsJobQueue({
+    queueUrl: required(env, 'REGISTRY_QUEUE_URL'),
+    region,
+    ...(env.REGISTRY_SQS_ENDPOINT ? { endpoint: env.REGISTRY_SQS_ENDPOINT } : {}),
+  });
+  const publicBaseUrl = publicBaseUrlFrom(env);
+  if (!publicBaseUrl) throw new ConfigurationError('REGISTRY_PUBLIC_URL', 'is required');
+  const log = createLogger({ level: logLevelFrom(env), fields: { function: env.AWS_LAMBDA_FUNCTION_NAME } });
+  const auth = env.REGISTRY_AUTH_SECRET_ID
+    ? secretsManagerTokens({ secretId: env.REGISTRY_AUTH_SECRET_ID, region, ...(env.REGISTRY_SECRETS_ENDPOINT ? { endpoint: env.REGISTRY_SECRETS_ENDPOINT } : {}) })
+    : staticTokens((env.REGISTRY_AUTH_TOKENS ?? '').split(',').map((token) => token.trim()), { loopbackWithoutToken: false });
+  return {
+    context: {
+      store,
+      queue,
+      log,
+      now: () => new Date(),
+      settings: {
+        ...DEFAULT_SETTINGS,
+        publicBaseUrl,
+        // API Gateway and Lambda cap a response at 6 MB (base64 adds a third): redirect above 4 MiB.
+        maxInlineResponseBytes: 4 * 1024 * 1024,
+      },
+    },
+    auth,
+    keyPrefix: prefix,
+    // On AWS the bucket's ObjectCreated notifications start every ingest.
+    triggerIngest: async () => undefined,
+  };
+}
+
+let shared: HandlerDependencies | undefined;
+
+/** The container-wide dependencies, created on first use. */
+export function runtimeDependencies(): HandlerDependencies {
+  shared ??= lambdaDependencies();
+  return shared;
+}

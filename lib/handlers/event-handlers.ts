@@ -1,0 +1,62 @@
+/**
+ * The event-driven functions: unpack (S3 ObjectCreated on uploads/ and drop/) and indexer (the
+ * FIFO queue's single consumer, reporting partial batch failures).
+ */
+import middy from '@middy/core';
+import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { RegistryJob } from '../ports/job-queue.ts';
+import { ingestBundle, type IngestOutcome } from '../registry/ingest.ts';
+import { handleJob } from '../registry/publisher.ts';
+import type { HandlerDependencies } from './dependencies.ts';
+
+/** S3 event keys are URL-encoded (spaces as '+') and carry the bucket prefix. */
+export function storeKeyOfEventKey(eventKey: string, keyPrefix: string): string | undefined {
+  const key = decodeURIComponent(eventKey.replace(/\+/g, ' '));
+  const prefix = keyPrefix ? `${keyPrefix.replace(/\/+$/, '')}/` : '';
+  return key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
+}
+
+export function makeUnpackHandler({ context, keyPrefix }: HandlerDependencies) {
+  return middy<S3Event, IngestOutcome[], Error, Context>().handler(async (event) => {
+    const outcomes: IngestOutcome[] = [];
+    for (const record of event.Records ?? []) {
+      if (!record.eventName.startsWith('ObjectCreated:')) continue;
+      const key = storeKeyOfEventKey(record.s3.object.key, keyPrefix);
+      if (key === undefined) continue;
+      try {
+        outcomes.push(await ingestBundle(context, key));
+      } catch (error) {
+        // Storage or queue failures: let Lambda retry the event (ingest is idempotent).
+        context.log.error('ingest failed', { key, error });
+        throw error;
+      }
+    }
+    return outcomes;
+  });
+}
+
+export function parseJob(body: string): RegistryJob {
+  const job = JSON.parse(body) as RegistryJob;
+  if (job.kind !== 'publish' && job.kind !== 'remove' && job.kind !== 'reindex') throw new Error(`unknown job kind ${String((job as { kind?: unknown }).kind)}`);
+  return job;
+}
+
+export function makeIndexerHandler({ context }: HandlerDependencies) {
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event) => {
+    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+    for (const record of event.Records ?? []) {
+      // FIFO: once a message fails, the ones behind it in the group must wait for it.
+      if (batchItemFailures.length > 0) {
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
+      try {
+        await handleJob(context, parseJob(record.body));
+      } catch (error) {
+        context.log.error('job failed', { messageId: record.messageId, error });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures };
+  });
+}

@@ -1,0 +1,43 @@
+/** The public read functions: health, repo (the index Cosmos reads) and resource. */
+import { fromReply, header, json, pathParameter } from '../http/api-gateway.ts';
+import { httpHandler } from '../http/middleware.ts';
+import { checkHealth, serveRepository, serveResource } from '../registry/serve.ts';
+import type { HandlerDependencies } from './dependencies.ts';
+
+export function makeHealthHandler({ context }: HandlerDependencies) {
+  return httpHandler(async () => {
+    const report = await checkHealth(context);
+    return json(report.healthy ? 200 : 503, report.body);
+  }, { log: context.log });
+}
+
+export function makeRepoHandler({ context }: HandlerDependencies) {
+  return httpHandler(
+    async (event) =>
+      fromReply(
+        await serveRepository(context, {
+          accept: header(event, 'accept'),
+          acceptEncoding: header(event, 'accept-encoding'),
+          userAgent: header(event, 'user-agent'),
+          ifNoneMatch: header(event, 'if-none-match'),
+        }),
+      ),
+    { log: context.log },
+  );
+}
+
+export function makeResourceHandler({ context }: HandlerDependencies) {
+  return httpHandler(
+    async (event) =>
+      fromReply(
+        await serveResource(
+          context,
+          pathParameter(event, 'coordinate'),
+          // Kept raw: `sha256%3A<hex>` and `sha256:<hex>` are both accepted (Cosmos, spec §4.4).
+          event.pathParameters?.digest ?? '',
+          pathParameter(event, 'filename'),
+        ),
+      ),
+    { log: context.log },
+  );
+}

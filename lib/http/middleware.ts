@@ -1,0 +1,61 @@
+/**
+ * The middlewares every HTTP function shares (middy): a logger per request carrying its request
+ * id, the error envelope, and authentication for management routes.
+ */
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Logger } from '../support/logger.ts';
+import { authorize, type AuthPolicy } from './auth.ts';
+import { header, type HttpEvent, type HttpResult } from './api-gateway.ts';
+import { ERROR_MEDIA_TYPE, errorResponse } from './error-envelope.ts';
+
+export interface RequestScope {
+  readonly log: Logger;
+  readonly requestId: string;
+}
+
+type Handler = (event: HttpEvent, scope: RequestScope) => Promise<HttpResult>;
+
+export interface HttpHandlerOptions {
+  readonly log: Logger;
+  /** Management routes: checked against this policy before the handler runs. */
+  readonly auth?: AuthPolicy;
+}
+
+/** Wraps a route handler with logging, error envelopes and (if given) authentication. */
+export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
+  const scopes = new WeakMap<HttpEvent, RequestScope & { started: number }>();
+  return middy<HttpEvent, HttpResult, Error, Context>()
+    .use({
+      before: async function requestScopeMiddlewareBefore(request) {
+        const requestId = request.event.requestContext?.requestId ?? request.context?.awsRequestId ?? 'local';
+        scopes.set(request.event, {
+          requestId,
+          started: Date.now(),
+          log: options.log.child({ requestId, route: request.event.routeKey }),
+        });
+        if (options.auth) {
+          await authorize(options.auth, header(request.event, 'authorization'), request.event.requestContext?.http?.sourceIp);
+        }
+      },
+      after: async function requestScopeMiddlewareAfter(request) {
+        const scope = scopes.get(request.event);
+        scope?.log.info('request', { status: request.response?.statusCode, ms: Date.now() - (scope?.started ?? Date.now()) });
+      },
+      onError: async function requestScopeMiddlewareOnError(request) {
+        const scope = scopes.get(request.event);
+        const { status, envelope, exposed } = errorResponse(request.error);
+        if (exposed) scope?.log.info('request refused', { status, type: envelope.type });
+        else scope?.log.error('request failed', { status, error: request.error });
+        request.response = {
+          statusCode: status,
+          headers: { 'content-type': ERROR_MEDIA_TYPE, ...(status === 401 ? { 'www-authenticate': 'Bearer realm="dcos-registry"' } : {}) },
+          body: JSON.stringify(envelope),
+        };
+      },
+    })
+    .handler(async (event) => {
+      const scope = scopes.get(event)!;
+      return handler(event, scope);
+    });
+}

@@ -1,0 +1,32 @@
+/** What the registry's use cases run against: ports, clock, settings and a logger. */
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { Logger } from '../support/logger.ts';
+
+export interface RegistrySettings {
+  /** Base of every URL written into the index, e.g. `https://registry.example.com` (no trailing slash). */
+  readonly publicBaseUrl: string;
+  /** Responses larger than this are redirected to a presigned URL when the store can presign. */
+  readonly maxInlineResponseBytes: number;
+  /** Lifetime of presigned download URLs, in seconds. */
+  readonly downloadUrlLifetimeSeconds: number;
+  /** Lifetime of presigned upload URLs, in seconds. */
+  readonly uploadUrlLifetimeSeconds: number;
+  /** Largest bundle accepted for upload, in bytes. */
+  readonly maxBundleBytes: number;
+}
+
+export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
+  maxInlineResponseBytes: 4 * 1024 * 1024,
+  downloadUrlLifetimeSeconds: 6 * 60 * 60,
+  uploadUrlLifetimeSeconds: 60 * 60,
+  maxBundleBytes: 5 * 1024 * 1024 * 1024,
+};
+
+export interface RegistryContext {
+  readonly store: ObjectStore;
+  readonly queue: JobQueue;
+  readonly settings: RegistrySettings;
+  readonly log: Logger;
+  readonly now: () => Date;
+}

@@ -1,0 +1,102 @@
+/**
+ * The published Universe repository: built from per-version fragments, with every URL pointing
+ * at this registry, and the variants Cosmos may ask for (v3/v4 media types, older DC/OS).
+ */
+import { encodeCoordinate } from '../universe/coordinate.ts';
+import { parsePointer } from '../universe/json-pointer.ts';
+import { isJsonObject, type JsonObject, type JsonValue, type PackageMetadata } from '../universe/package-model.ts';
+
+/** Written at publish time, one per package version: everything the index needs, nothing more. */
+export interface IndexFragment {
+  readonly name: string;
+  readonly version: string;
+  readonly releaseVersion: number;
+  readonly contentDigest: string;
+  /** Canonical metadata: original URLs. */
+  readonly metadata: PackageMetadata;
+  readonly resources: readonly { readonly ref: string; readonly sha256: string; readonly filename: string }[];
+}
+
+export interface RepositoryDocument {
+  packages: JsonObject[];
+}
+
+export const REPO_MEDIA_TYPE_PREFIX = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=';
+export type RepoVersion = 'v3' | 'v4' | 'v5';
+
+export function resourceUrl(publicBaseUrl: string, coordinate: string, sha256: string, filename: string): string {
+  return `${publicBaseUrl}/resource/${coordinate}/sha256:${sha256}/${encodeURIComponent(filename)}`;
+}
+
+/** The repository entry for a fragment: metadata, URLs rewritten to this registry, releaseVersion. */
+export function repositoryEntry(fragment: IndexFragment, publicBaseUrl: string): JsonObject {
+  const entry = structuredClone(fragment.metadata) as unknown as JsonObject;
+  const coordinate = encodeCoordinate(fragment);
+  for (const resource of fragment.resources) {
+    setPointer(entry, resource.ref, resourceUrl(publicBaseUrl, coordinate, resource.sha256, resource.filename));
+  }
+  entry.releaseVersion = fragment.releaseVersion;
+  return entry;
+}
+
+/** Cosmos sorts by name then releaseVersion; keeping that order makes the document diff well. */
+export function sortEntries(entries: JsonObject[]): JsonObject[] {
+  return entries.sort((a, b) => {
+    const byName = String(a.name).localeCompare(String(b.name));
+    return byName !== 0 ? byName : Number(b.releaseVersion) - Number(a.releaseVersion);
+  });
+}
+
+/** Compares dotted DC/OS release versions numerically ("1.10" > "1.9"). */
+export function compareDcosVersions(a: string, b: string): number {
+  const left = a.split('.').map(Number);
+  const right = b.split('.').map(Number);
+  for (let index = 0; index < Math.max(left.length, right.length); index++) {
+    const difference = (left[index] ?? 0) - (right[index] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+/** The highest minDcosReleaseVersion among the entries ('' when none sets one). */
+export function highestMinDcos(entries: readonly JsonObject[]): string {
+  let highest = '';
+  for (const entry of entries) {
+    const value = entry.minDcosReleaseVersion;
+    if (typeof value === 'string' && (highest === '' || compareDcosVersions(value, highest) > 0)) highest = value;
+  }
+  return highest;
+}
+
+const CARRIED: Record<RepoVersion, ReadonlySet<string>> = {
+  v3: new Set(['2.0', '3.0']),
+  v4: new Set(['2.0', '3.0', '4.0']),
+  v5: new Set(['2.0', '3.0', '4.0', '5.0']),
+};
+
+/**
+ * The document for a client: only entries its media type can carry, and (when it said which DC/OS
+ * it runs) only entries whose minDcosReleaseVersion it satisfies, as the Universe server did.
+ */
+export function repositoryVariant(document: RepositoryDocument, version: RepoVersion, dcosVersion: string | undefined): RepositoryDocument {
+  return {
+    packages: document.packages.filter((entry) => {
+      if (!CARRIED[version].has(String(entry.packagingVersion))) return false;
+      const minimum = entry.minDcosReleaseVersion;
+      return dcosVersion === undefined || typeof minimum !== 'string' || compareDcosVersions(minimum, dcosVersion) <= 0;
+    }),
+  };
+}
+
+function setPointer(document: JsonObject, pointer: string, value: string): void {
+  const tokens = parsePointer(pointer);
+  if (!tokens || tokens.length === 0) throw new Error(`bad pointer ${pointer}`);
+  let current: JsonValue = document;
+  for (const token of tokens.slice(0, -1)) {
+    current = (Array.isArray(current) ? current[Number(token)] : isJsonObject(current) ? current[token] : undefined) as JsonValue;
+    if (current === undefined || current === null || typeof current !== 'object') throw new Error(`pointer ${pointer} does not resolve`);
+  }
+  const last = tokens[tokens.length - 1]!;
+  if (Array.isArray(current)) current[Number(last)] = value;
+  else (current as JsonObject)[last] = value;
+}

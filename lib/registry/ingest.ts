@@ -1,0 +1,246 @@
+/**
+ * Ingest (the unpack function): a stored `.dcos` → validated, content copied, package staged for
+ * publication, and a publish job queued for the single index writer.
+ *
+ * Runs once per S3 event, and S3 events arrive at least once, sometimes late: everything here is
+ * idempotent. A bad bundle changes nothing but its upload's status (and the package's, when the
+ * package is not already published). The bundle is verified completely before anything is
+ * copied, so a refused bundle leaves no content behind.
+ */
+import { createHash } from 'node:crypto';
+import { Bundle } from '../bundle/bundle-reader.ts';
+import { InvalidBundleError } from '../bundle/bundle-errors.ts';
+import { isRegistryError, type ErrorEnvelope } from '../domain/errors.ts';
+import { PreconditionFailedError } from '../ports/object-store.ts';
+import { encodeCoordinate } from '../universe/coordinate.ts';
+import type { RegistryContext } from './context.ts';
+import { readJson, updateJson, writeJsonIf } from './json-objects.ts';
+import {
+  packageManifestKey,
+  packageMetadataKey,
+  packageRecordKey,
+  resourceKey,
+  resourceReferenceKey,
+  uploadIdForBundleKey,
+  uploadRecordKey,
+} from './layout.ts';
+import { PackageAlreadyExistsError } from './registry-errors.ts';
+import type { PackageRecord, UploadRecord } from './records.ts';
+import { openStoredObject } from './store-byte-source.ts';
+
+export type IngestOutcome =
+  | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean }
+  | { readonly outcome: 'rejected'; readonly error: ErrorEnvelope }
+  | { readonly outcome: 'ignored'; readonly reason: string };
+
+const sha256 = (text: string | Uint8Array): string => createHash('sha256').update(text).digest('hex');
+
+export async function ingestBundle(context: RegistryContext, bundleKey: string): Promise<IngestOutcome> {
+  const uploadId = uploadIdForBundleKey(bundleKey, sha256);
+  if (uploadId === undefined) return { outcome: 'ignored', reason: `${bundleKey} is not a bundle location` };
+  const log = context.log.child({ uploadId, bundleKey });
+  const opened = await openStoredObject(context.store, bundleKey);
+  if (!opened) return { outcome: 'ignored', reason: `${bundleKey} no longer exists` };
+
+  const upload = await readJson<UploadRecord>(context.store, uploadRecordKey(uploadId));
+  if (upload && upload.value.bundleEtag === opened.etag && (upload.value.status === 'Accepted' || upload.value.status === 'Rejected')) {
+    // A repeated event for a bundle already processed.
+    return upload.value.status === 'Accepted'
+      ? { outcome: 'accepted', name: upload.value.packages[0]?.name ?? '', version: upload.value.packages[0]?.version ?? '', unchanged: true }
+      : { outcome: 'rejected', error: upload.value.error ?? { type: 'Unknown', message: 'rejected', data: {} } };
+  }
+  const started = context.now().toISOString();
+  await updateUpload(context, uploadId, bundleKey, (current) => ({
+    ...current,
+    status: 'Validating',
+    bundleEtag: opened.etag,
+    error: null,
+    updatedAt: started,
+  }));
+
+  let bundle: Bundle | undefined;
+  try {
+    bundle = await Bundle.open(opened.source);
+    await bundle.verifyContents();
+    const outcome = await stagePackage(context, bundle, uploadId);
+    await updateUpload(context, uploadId, bundleKey, (current) => ({
+      ...current,
+      status: 'Accepted',
+      packages: [{ name: outcome.name, version: outcome.version }],
+      error: null,
+      updatedAt: context.now().toISOString(),
+    }));
+    log.info('bundle accepted', { package: outcome.name, version: outcome.version, unchanged: outcome.unchanged });
+    return outcome;
+  } catch (error) {
+    if (!isRegistryError(error)) throw error;
+    const envelope = error.toEnvelope();
+    log.warn('bundle rejected', { type: envelope.type, reason: envelope.message });
+    const metadata = bundle?.metadata ?? (await readableMetadata(opened.source));
+    if (metadata) await markFailedUnlessPublished(context, metadata.name, metadata.version, metadata.packagingVersion, uploadId, envelope);
+    await updateUpload(context, uploadId, bundleKey, (current) => ({
+      ...current,
+      status: 'Rejected',
+      packages: metadata ? [{ name: metadata.name, version: metadata.version }] : [],
+      error: envelope,
+      updatedAt: context.now().toISOString(),
+    }));
+    return { outcome: 'rejected', error: envelope };
+  } finally {
+    await opened.source.close();
+    // The bundle has served its purpose: its content is stored (or refused) and its record tells
+    // what happened. A repeated event for it is then ignored.
+    await context.store.delete(bundleKey);
+  }
+}
+
+async function stagePackage(
+  context: RegistryContext,
+  bundle: Bundle,
+  uploadId: string,
+): Promise<Extract<IngestOutcome, { outcome: 'accepted' }>> {
+  const { metadata, manifest } = bundle;
+  const coordinate = encodeCoordinate(metadata);
+  const metadataBytes = Buffer.from(JSON.stringify(metadata));
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const contentDigest = sha256(Buffer.concat([Buffer.from(sha256(metadataBytes)), Buffer.from(sha256(manifestBytes))]));
+  const resources = [...bundle.resources.keys()].sort();
+
+  const existing = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
+  if (existing && existing.value.status !== 'Failed') {
+    if (existing.value.contentDigest === contentDigest && existing.value.status !== 'Removing') {
+      // The same content again: nothing to do (but make sure a publish is under way).
+      if (existing.value.status === 'Processing') await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
+      return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: true };
+    }
+    throw new PackageAlreadyExistsError(metadata.name, metadata.version);
+  }
+
+  // Reference markers first: a concurrent removal of another package that shares a file sees
+  // them and keeps the file.
+  for (const digest of resources) await context.store.put(resourceReferenceKey(digest, coordinate), new Uint8Array(0));
+  for (const digest of resources) await copyResource(context, bundle, digest);
+  await context.store.put(packageMetadataKey(coordinate), metadataBytes, { contentType: 'application/json' });
+  await context.store.put(packageManifestKey(coordinate), manifestBytes, { contentType: 'application/json' });
+
+  const now = context.now().toISOString();
+  const record: PackageRecord = {
+    name: metadata.name,
+    version: metadata.version,
+    packagingVersion: metadata.packagingVersion,
+    status: 'Processing',
+    releaseVersion: null,
+    contentDigest,
+    uploadId,
+    resources,
+    addedAt: now,
+    updatedAt: now,
+    error: null,
+  };
+  if ((await writeJsonIf(context.store, packageRecordKey(coordinate), record, existing?.etag)) === undefined) {
+    // Another upload of the same coordinate got in first: judge again against what it wrote.
+    const winner = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
+    if (winner?.value.contentDigest === contentDigest) {
+      return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: true };
+    }
+    throw new PackageAlreadyExistsError(metadata.name, metadata.version);
+  }
+  await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
+  return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: false };
+}
+
+/** Copies one verified resource to its content address, unless it is already there. */
+async function copyResource(context: RegistryContext, bundle: Bundle, digest: string): Promise<void> {
+  const key = resourceKey(digest);
+  const present = await context.store.head(key);
+  const content = bundle.resources.get(digest)!;
+  if (present && present.size === content.size) return;
+  const entry = bundle.manifest.resources.find((resource) => resource.sha256 === digest)!;
+  const hash = createHash('sha256');
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of bundle.resourceStream(digest)) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  try {
+    await context.store.put(key, hashed(), { contentType: entry.contentType, contentLength: content.size, ifNoneMatch: '*' });
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) return; // written meanwhile by another ingest
+    throw error;
+  }
+  const actual = hash.digest('hex');
+  if (actual !== digest) {
+    // Verified moments ago; a difference now means the upload changed under us.
+    await context.store.delete(key);
+    throw new InvalidBundleError('DigestMismatch', `resource sha256:${digest} changed while it was copied`, { sha256: digest });
+  }
+}
+
+async function queuePublish(context: RegistryContext, name: string, version: string, contentDigest: string, uploadId: string): Promise<void> {
+  // One id per upload: a repeated event for the same upload is dropped by the queue, while the
+  // same content uploaded again later (say after a removal) is published again.
+  await context.queue.send({ kind: 'publish', name, version, bundleDigest: contentDigest }, {
+    deduplicationId: `publish-${sha256(`${name}\n${version}\n${contentDigest}\n${uploadId}`)}`,
+  });
+}
+
+async function markFailedUnlessPublished(
+  context: RegistryContext,
+  name: string,
+  version: string,
+  packagingVersion: string,
+  uploadId: string,
+  error: ErrorEnvelope,
+): Promise<void> {
+  if (error.type === 'PackageAlreadyExists') return;
+  const now = context.now().toISOString();
+  await updateJson<PackageRecord>(context.store, packageRecordKey(encodeCoordinate({ name, version })), (current) => {
+    if (current && current.status !== 'Failed') return undefined;
+    return {
+      name,
+      version,
+      packagingVersion,
+      status: 'Failed',
+      releaseVersion: null,
+      contentDigest: '',
+      uploadId,
+      resources: [],
+      addedAt: current?.addedAt ?? now,
+      updatedAt: now,
+      error,
+    };
+  });
+}
+
+/** Name and version of a bundle that failed validation, when its metadata can still be read. */
+async function readableMetadata(source: Parameters<typeof Bundle.open>[0]): Promise<{ name: string; version: string; packagingVersion: string } | undefined> {
+  try {
+    const bundle = await Bundle.open(source);
+    return bundle.metadata;
+  } catch {
+    return undefined;
+  }
+}
+
+async function updateUpload(
+  context: RegistryContext,
+  uploadId: string,
+  bundleKey: string,
+  change: (current: UploadRecord) => UploadRecord,
+): Promise<void> {
+  await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) =>
+    change(
+      current ?? {
+        uploadId,
+        status: 'Uploading',
+        bundleKey,
+        packages: [],
+        error: null,
+        createdAt: context.now().toISOString(),
+        updatedAt: context.now().toISOString(),
+      },
+    ),
+  );
+}
+

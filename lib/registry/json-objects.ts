@@ -1,0 +1,70 @@
+/** Small JSON documents in the object store, read with their ETag so they can be replaced by CAS. */
+import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore } from '../ports/object-store.ts';
+
+export interface Versioned<T> {
+  readonly value: T;
+  readonly etag: string;
+}
+
+export async function readJson<T>(store: ObjectStore, key: string): Promise<Versioned<T> | undefined> {
+  try {
+    const object = await store.get(key);
+    const bytes = await readAllBytes(object.body);
+    return { value: JSON.parse(bytes.toString('utf8')) as T, etag: object.etag };
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Writes `value` at `key` only if the key is still at `expected` (an ETag), or still absent when
+ * `expected` is undefined. Returns the new ETag, or undefined when someone else wrote first.
+ */
+export async function writeJsonIf<T>(store: ObjectStore, key: string, value: T, expected: string | undefined): Promise<string | undefined> {
+  try {
+    const { etag } = await store.put(key, Buffer.from(JSON.stringify(value)), {
+      contentType: 'application/json',
+      ...(expected === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: expected }),
+    });
+    return etag;
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) return undefined;
+    throw error;
+  }
+}
+
+export async function writeJson<T>(store: ObjectStore, key: string, value: T): Promise<string> {
+  const { etag } = await store.put(key, Buffer.from(JSON.stringify(value)), { contentType: 'application/json' });
+  return etag;
+}
+
+/**
+ * Read-modify-write with optimistic concurrency: `change` sees the current value (or undefined)
+ * and returns the next one, or undefined to leave it. Retries when another writer got in between.
+ */
+export async function updateJson<T>(
+  store: ObjectStore,
+  key: string,
+  change: (current: T | undefined) => T | undefined,
+  attempts = 20,
+): Promise<T | undefined> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const current = await readJson<T>(store, key);
+    const next = change(current?.value);
+    if (next === undefined) return current?.value;
+    if ((await writeJsonIf(store, key, next, current?.etag)) !== undefined) return next;
+  }
+  throw new Error(`too much contention on ${key}`);
+}
+
+export async function listAllKeys(store: ObjectStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.list(prefix, token ? { token } : {});
+    keys.push(...page.objects.map((object) => object.key));
+    token = page.nextToken;
+  } while (token);
+  return keys;
+}

@@ -1,0 +1,39 @@
+/** Describe, list and remove: the package side of the management API. */
+import { createHash } from 'node:crypto';
+import { encodeCoordinate } from '../universe/coordinate.ts';
+import type { RegistryContext } from './context.ts';
+import { listAllKeys, readJson, updateJson } from './json-objects.ts';
+import { PACKAGES_PREFIX, packageRecordKey } from './layout.ts';
+import type { PackageRecord } from './records.ts';
+import { VersionNotFoundError } from './registry-errors.ts';
+
+export async function describe(context: RegistryContext, name: string, version: string): Promise<PackageRecord> {
+  const record = await readJson<PackageRecord>(context.store, packageRecordKey(encodeCoordinate({ name, version })));
+  if (!record) throw new VersionNotFoundError(name, version);
+  return record.value;
+}
+
+export async function listPackages(context: RegistryContext, filter: { name?: string } = {}): Promise<PackageRecord[]> {
+  const keys = (await listAllKeys(context.store, PACKAGES_PREFIX)).filter((key) => key.endsWith('/record.json'));
+  const records: PackageRecord[] = [];
+  for (let start = 0; start < keys.length; start += 32) {
+    const batch = await Promise.all(keys.slice(start, start + 32).map((key) => readJson<PackageRecord>(context.store, key)));
+    for (const record of batch) if (record && (filter.name === undefined || record.value.name === filter.name)) records.push(record.value);
+  }
+  return records.sort((a, b) => a.name.localeCompare(b.name) || (b.releaseVersion ?? 0) - (a.releaseVersion ?? 0));
+}
+
+/** Marks the package Removing and queues its removal; the index writer does the rest. */
+export async function requestRemoval(context: RegistryContext, name: string, version: string): Promise<PackageRecord> {
+  const key = packageRecordKey(encodeCoordinate({ name, version }));
+  let found = false;
+  const updated = await updateJson<PackageRecord>(context.store, key, (current) => {
+    found = current !== undefined;
+    if (!current || current.status === 'Removing') return undefined;
+    return { ...current, status: 'Removing', updatedAt: context.now().toISOString() };
+  });
+  if (!found || !updated) throw new VersionNotFoundError(name, version);
+  const deduplicationId = `remove-${createHash('sha256').update(`${name}\n${version}\n${updated.updatedAt}`).digest('hex')}`;
+  await context.queue.send({ kind: 'remove', name, version }, { deduplicationId });
+  return updated;
+}

@@ -1,0 +1,52 @@
+/** The records the registry keeps about uploads and packages. */
+import type { ErrorEnvelope } from '../domain/errors.ts';
+import type { PackageCoordinate } from '../universe/coordinate.ts';
+
+export type UploadStatus = 'Uploading' | 'Validating' | 'Accepted' | 'Rejected';
+
+export interface UploadRecord {
+  readonly uploadId: string;
+  readonly status: UploadStatus;
+  readonly bundleKey: string;
+  readonly fileName?: string;
+  readonly size?: number;
+  /** ETag of the bundle object that was processed: a repeated S3 event for it is a no-op. */
+  readonly bundleEtag?: string;
+  readonly packages: readonly PackageCoordinate[];
+  readonly error: ErrorEnvelope | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export type PackageStatus = 'Processing' | 'Added' | 'Failed' | 'Removing';
+
+export interface PackageRecord {
+  readonly name: string;
+  readonly version: string;
+  readonly packagingVersion: string;
+  readonly status: PackageStatus;
+  readonly releaseVersion: number | null;
+  /** sha256 of metadata.json and manifest.json as stored: identifies the bundle's content. */
+  readonly contentDigest: string;
+  readonly uploadId: string;
+  readonly resources: readonly string[];
+  readonly addedAt: string;
+  readonly updatedAt: string;
+  readonly error: ErrorEnvelope | null;
+}
+
+/** What `describe` answers (GET /v1/packages/{name}/{version}). */
+export function describePackage(record: PackageRecord): Record<string, unknown> {
+  return {
+    name: record.name,
+    version: record.version,
+    packagingVersion: record.packagingVersion,
+    status: record.status,
+    releaseVersion: record.releaseVersion,
+    uploadId: record.uploadId,
+    contentDigest: record.contentDigest,
+    addedAt: record.addedAt,
+    updatedAt: record.updatedAt,
+    error: record.error,
+  };
+}

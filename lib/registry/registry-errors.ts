@@ -1,0 +1,54 @@
+/** The registry's own failures, each with the Cosmos-style type and message the API returns. */
+import { RegistryError } from '../domain/errors.ts';
+
+export class VersionNotFoundError extends RegistryError {
+  constructor(name: string, version: string) {
+    super('VersionNotFound', `Version [${version}] of package [${name}] not found`, { packageName: name, packageVersion: version });
+    this.name = 'VersionNotFoundError';
+  }
+}
+
+export class PackageAlreadyExistsError extends RegistryError {
+  constructor(name: string, version: string) {
+    super('PackageAlreadyExists', `Package [${name}] version [${version}] already exists with different content; remove it first`, {
+      packageName: name,
+      packageVersion: version,
+    });
+    this.name = 'PackageAlreadyExistsError';
+  }
+}
+
+export class UploadNotFoundError extends RegistryError {
+  constructor(uploadId: string) {
+    super('UploadNotFound', `Upload [${uploadId}] not found`, { uploadId });
+    this.name = 'UploadNotFoundError';
+  }
+}
+
+export class InvalidRequestError extends RegistryError {
+  constructor(message: string, data: Record<string, unknown> = {}) {
+    super('InvalidRequest', message, data);
+    this.name = 'InvalidRequestError';
+  }
+}
+
+export class UnauthorizedError extends RegistryError {
+  constructor(message: string) {
+    super('Unauthorized', message, {});
+    this.name = 'UnauthorizedError';
+  }
+}
+
+export class NotFoundError extends RegistryError {
+  constructor(message: string, data: Record<string, unknown> = {}) {
+    super('NotFound', message, data);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ResourceMissingError extends RegistryError {
+  constructor(sha256: string) {
+    super('ResourceMissing', `Stored resource sha256:${sha256} is missing`, { sha256 }, { source: 'internal' });
+    this.name = 'ResourceMissingError';
+  }
+}

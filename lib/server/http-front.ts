@@ -1,0 +1,110 @@
+/**
+ * The HTTP front of a process that hosts the Lambda handlers (what API Gateway is on AWS): routes
+ * each request by the route table, hands the handler an API Gateway v2 event and writes its
+ * result back. `/_store/…` requests (presigned URLs of the filesystem store) go to `storeRequests`.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
+import { matchRoute, type HttpFunctionName } from '../http/routes.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { Logger } from '../support/logger.ts';
+import { lambdaContext, toApiGatewayEvent, writeApiGatewayResult } from './api-gateway-bridge.ts';
+import { STORE_PATH_PREFIX } from './signed-urls.ts';
+
+export type HttpFunction = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+type StoreRequestHandler = (request: IncomingMessage, response: ServerResponse, url: URL, method: string) => Promise<void>;
+
+/** Management request bodies are small JSON documents (bundles go to presigned URLs). */
+const MAX_JSON_BODY = 1024 * 1024;
+
+export function httpFront(functions: Record<HttpFunctionName, HttpFunction>, log: Logger, storeRequests?: StoreRequestHandler): RequestListener {
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://front');
+    const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET');
+    if (storeRequests && url.pathname.startsWith(STORE_PATH_PREFIX)) return storeRequests(request, response, url, method);
+    const matched = matchRoute(method, url.pathname);
+    if (!matched || 'methodNotAllowed' in matched) {
+      const status = matched ? 405 : 404;
+      response.writeHead(status, { 'content-type': ERROR_MEDIA_TYPE });
+      response.end(
+        JSON.stringify({
+          type: matched ? 'MethodNotAllowed' : 'NotFound',
+          message: `${matched ? 'Method not allowed' : 'No such route'}: ${request.method} ${url.pathname}`,
+          data: {},
+        }),
+      );
+      return;
+    }
+    const body = method === 'GET' ? Buffer.alloc(0) : await readBody(request, MAX_JSON_BODY);
+    const event = toApiGatewayEvent(request, url, matched.route, matched.parameters, body);
+    const result = await functions[matched.route.functionName](event, lambdaContext(matched.route.functionName));
+    writeApiGatewayResult(response, result, request.method === 'HEAD');
+  };
+  return (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log.error('request failed in transport', { error });
+      if (!response.headersSent) response.writeHead(500, { 'content-type': ERROR_MEDIA_TYPE });
+      response.end(JSON.stringify({ type: 'InternalError', message: 'The registry failed to handle the request', data: {} }));
+    });
+  };
+}
+
+/** Streams a stored object as an HTTP response, with Content-Length and byte ranges. */
+export async function streamStoredObject(
+  store: ObjectStore,
+  key: string,
+  contentType: string | undefined,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const info = await store.head(key);
+  if (!info) {
+    response.writeHead(404, { 'content-type': 'text/plain' });
+    response.end('Not found\n');
+    return;
+  }
+  const range = parseRange(request.headers.range, info.size);
+  const headers: Record<string, string | number> = {
+    'content-type': contentType ?? info.contentType ?? 'application/octet-stream',
+    'content-length': range ? range.end - range.start + 1 : info.size,
+    'accept-ranges': 'bytes',
+    etag: info.etag,
+    ...(info.contentEncoding ? { 'content-encoding': info.contentEncoding } : {}),
+    ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${info.size}` } : {}),
+  };
+  response.writeHead(range ? 206 : 200, headers);
+  if (request.method === 'HEAD' || info.size === 0) {
+    response.end();
+    return;
+  }
+  const object = range ? await store.get(key, { range }) : await store.get(key);
+  for await (const chunk of object.body) {
+    if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
+  }
+  response.end();
+}
+
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > limit) throw new Error(`request body larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header ?? '');
+  if (!match || size === 0) return undefined;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    return suffix > 0 ? { start: Math.max(0, size - suffix), end: size - 1 } : undefined;
+  }
+  const start = Number(match[1]);
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  return start <= end ? { start, end } : undefined;
+}

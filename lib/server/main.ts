@@ -1,0 +1,39 @@
+/**
+ * `npm start`: the registry on its embedded default (http://127.0.0.1:8080, data under
+ * ./.registry-data), or on an S3-compatible bucket when REGISTRY_S3_BUCKET is set.
+ */
+import { ConfigurationError, serverConfigFrom } from '../config/environment.ts';
+import { createLogger } from '../support/logger.ts';
+import { startRegistryServer } from './registry-server.ts';
+
+// The AWS SDK warns on every start that future releases need Node.js 22; the versions this
+// project pins support Node.js 20, so the warning tells an operator nothing they can act on.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = serverConfigFrom(process.env);
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger({ level: config.logLevel });
+  const registry = await startRegistryServer(config, { log });
+  const storage = config.storage.kind === 'fs' ? `directory ${config.storage.root}` : `bucket ${config.storage.bucket}${config.storage.endpoint ? ` at ${config.storage.endpoint}` : ''}`;
+  log.info('registry listening', { url: registry.url, storage, drop: `${config.dataDir}/drop` });
+  if (config.authTokens.length === 0) {
+    log.warn('no management token configured (REGISTRY_AUTH_TOKENS): the management API (/v1/*) accepts calls from this machine only');
+  }
+  const stop = (): void => {
+    log.info('stopping');
+    void registry.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+await main();

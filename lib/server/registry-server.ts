@@ -1,0 +1,203 @@
+/**
+ * The embedded registry: one Node process hosting the very same handlers as the Lambda functions.
+ *
+ * Composition root: configuration → object store (a directory by default, or an S3-compatible
+ * bucket) → in-process queue → handlers. HTTP requests become API Gateway v2 events, stored
+ * bundles become S3 events for the unpack handler, queued jobs become SQS batches for the indexer
+ * handler (honouring batchItemFailures). The server adds only transport: presigned-URL serving
+ * for the filesystem store, and the drop folder.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { FsObjectStore } from '../adapters/object-store/fs-object-store.ts';
+import { S3ObjectStore } from '../adapters/object-store/s3-object-store.ts';
+import { InProcessJobQueue, type QueueMessage } from '../adapters/job-queue/in-process-job-queue.ts';
+import type { ServerConfig } from '../config/environment.ts';
+import type { HandlerDependencies } from '../handlers/dependencies.ts';
+import { makeIndexerHandler, makeUnpackHandler } from '../handlers/event-handlers.ts';
+import { makeDescribeHandler, makeRemoveHandler, makeUploadHandler } from '../handlers/management-handlers.ts';
+import { makeHealthHandler, makeRepoHandler, makeResourceHandler } from '../handlers/read-handlers.ts';
+import { staticTokens } from '../http/auth.ts';
+import type { HttpFunctionName } from '../http/routes.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
+import { UPLOADS_PREFIX } from '../registry/layout.ts';
+import { createLogger, type Logger } from '../support/logger.ts';
+import { lambdaContext } from './api-gateway-bridge.ts';
+import { httpFront, streamStoredObject, type HttpFunction } from './http-front.ts';
+import { DropFolder } from './drop-folder.ts';
+import { IngestRunner, s3CreatedEvent } from './ingest-runner.ts';
+import { createUrlSigner, verifySignedUrl } from './signed-urls.ts';
+
+
+export interface RunningRegistry {
+  readonly url: string;
+  readonly store: ObjectStore;
+  readonly queue: InProcessJobQueue;
+  /** Resolves once every triggered ingest and every queued job has been handled. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+  /** Replaces the store the configuration names (tests use it to share one bucket). */
+  readonly store?: ObjectStore;
+}
+
+export async function startRegistryServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningRegistry> {
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  await mkdir(config.dataDir, { recursive: true });
+  const secret = await presignSecret(config.dataDir);
+  let baseUrl = config.publicBaseUrl ?? '';
+  const signUrl = createUrlSigner(secret, () => baseUrl);
+  const store: ObjectStore =
+    options.store ??
+    (config.storage.kind === 'fs'
+      ? new FsObjectStore(config.storage.root, signUrl)
+      : new S3ObjectStore({
+          bucket: config.storage.bucket,
+          ...(config.storage.prefix ? { prefix: config.storage.prefix } : {}),
+          ...(config.storage.endpoint ? { endpoint: config.storage.endpoint } : {}),
+          ...(config.storage.region ? { region: config.storage.region } : {}),
+          ...(config.storage.forcePathStyle !== undefined ? { forcePathStyle: config.storage.forcePathStyle } : {}),
+        }));
+  const queue = new InProcessJobQueue(log);
+  const settings = {
+    ...DEFAULT_SETTINGS,
+    // No Lambda response limit here: stream up to 64 MiB inline, redirect above (to this server
+    // for the filesystem store, to the bucket for S3).
+    maxInlineResponseBytes: 64 * 1024 * 1024,
+    get publicBaseUrl() {
+      return baseUrl;
+    },
+  };
+  const context: RegistryContext = { store, queue, settings, log, now: () => new Date() };
+  const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';
+  let ingest: IngestRunner | undefined;
+  const dependencies: HandlerDependencies = {
+    context,
+    auth: staticTokens(config.authTokens, { loopbackWithoutToken: true }),
+    keyPrefix,
+    triggerIngest: async (bundleKey) => ingest?.trigger(bundleKey),
+  };
+
+  const unpack = makeUnpackHandler(dependencies);
+  const indexer = makeIndexerHandler(dependencies);
+  const bucketName = config.storage.kind === 's3' ? config.storage.bucket : 'embedded';
+  ingest = new IngestRunner(async (key) => {
+    const info = await store.head(key);
+    const eventKey = keyPrefix ? `${keyPrefix}/${key}` : key;
+    await unpack(s3CreatedEvent(bucketName, eventKey, info?.size ?? 0), lambdaContext('unpack'));
+  }, log);
+  queue.consumeWith(async (messages) => {
+    const response = (await indexer(sqsEvent(messages), lambdaContext('indexer'))) as SQSBatchResponse;
+    return response.batchItemFailures.map((failure) => failure.itemIdentifier);
+  });
+
+  const functions: Record<HttpFunctionName, HttpFunction> = {
+    health: makeHealthHandler(dependencies) as HttpFunction,
+    repo: makeRepoHandler(dependencies) as HttpFunction,
+    resource: makeResourceHandler(dependencies) as HttpFunction,
+    upload: makeUploadHandler(dependencies) as HttpFunction,
+    describe: makeDescribeHandler(dependencies) as HttpFunction,
+    remove: makeRemoveHandler(dependencies) as HttpFunction,
+  };
+
+  const server: Server = createServer(
+    httpFront(functions, log, (request, response, url, method) => serveSignedStoreRequest(request, response, url, method)),
+  );
+
+  async function serveSignedStoreRequest(request: IncomingMessage, response: ServerResponse, url: URL, method: string): Promise<void> {
+    const allowed = verifySignedUrl(secret, method, url);
+    if ('error' in allowed) {
+      response.writeHead(403, { 'content-type': 'text/plain' });
+      response.end(`Forbidden: ${allowed.error}\n`);
+      return;
+    }
+    if (allowed.method === 'PUT') {
+      const { etag } = await store.put(allowed.key, request as AsyncIterable<Uint8Array>, {
+        ...(request.headers['content-type'] ? { contentType: request.headers['content-type'] } : {}),
+      });
+      response.writeHead(200, { etag });
+      response.end();
+      // Storage here emits no events: this is where an upload "lands" (as S3 would notify).
+      if (allowed.key.startsWith(UPLOADS_PREFIX) && allowed.key.endsWith('.dcos')) ingest?.trigger(allowed.key);
+      return;
+    }
+    await streamStoredObject(store, allowed.key, allowed.responseContentType, request, response);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const listeningUrl = `http://${host}:${address.port}`;
+  baseUrl = config.publicBaseUrl ?? listeningUrl;
+
+  const drop = new DropFolder(join(config.dataDir, 'drop'), store, (key) => ingest?.trigger(key), log, config.dropScanSeconds * 1000);
+  await drop.start();
+
+  return {
+    url: listeningUrl,
+    store,
+    queue,
+    settled: async () => {
+      for (let round = 0; round < 1000; round++) {
+        await ingest?.idle();
+        await queue.idle();
+        if (!ingest?.busy && !queue.busy) return;
+      }
+    },
+    close: async () => {
+      drop.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ingest?.idle();
+      await queue.idle();
+    },
+  };
+}
+
+function sqsEvent(messages: readonly QueueMessage[]): SQSEvent {
+  return {
+    Records: messages.map((message) => ({
+      messageId: message.messageId,
+      receiptHandle: message.messageId,
+      body: message.body,
+      attributes: {
+        ApproximateReceiveCount: String(message.attempt),
+        SentTimestamp: String(Date.now()),
+        SenderId: 'embedded',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+        MessageGroupId: 'registry-index',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:local:000000000000:registry.fifo',
+      awsRegion: 'local',
+    })),
+  };
+}
+
+
+
+/** A signing key kept beside the data, so presigned URLs survive a restart. */
+async function presignSecret(dataDir: string): Promise<Buffer> {
+  const path = join(dataDir, '.presign-key');
+  try {
+    return Buffer.from((await readFile(path, 'utf8')).trim(), 'hex');
+  } catch {
+    const secret = randomBytes(32);
+    await writeFile(path, secret.toString('hex'), { mode: 0o600 });
+    return secret;
+  }
+}
+
