@@ -1,0 +1,119 @@
+/**
+ * `serverless package` (osls) runs offline and produces the CloudFormation template this test
+ * reads: every function and route, the bucket's events and lifecycle rules, the FIFO queue and its
+ * dead-letter queue, and IAM scoped to the bucket and the queue.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ROUTES, routeKey } from '../../lib/http/routes.ts';
+
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+const FUNCTIONS = ['health', 'repo', 'resource', 'upload', 'describe', 'remove', 'unpack', 'indexer'];
+
+interface Template {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+}
+
+function runPackage(outputDirectory: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(projectRoot, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', outputDirectory], {
+      cwd: projectRoot,
+      // No credentials, and nowhere to send telemetry: packaging must not need either.
+      env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none-configured', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
+const ofType = (template: Template, type: string) => Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+
+describe('serverless package (offline) and its CloudFormation template', () => {
+  let directory: string;
+  let template: Template;
+  before(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'sls-package-'));
+    const { code, output } = await runPackage(directory);
+    assert.equal(code, 0, output);
+    template = JSON.parse(await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  });
+  after(() => rm(directory, { recursive: true, force: true }));
+
+  it('declares every function, on Node.js 20, each with its own bundle', async () => {
+    const functions = ofType(template, 'AWS::Lambda::Function');
+    assert.deepEqual(functions.map(([name]) => name.replace(/LambdaFunction$/, '').toLowerCase()).sort(), [...FUNCTIONS].sort());
+    for (const [, fn] of functions) assert.equal(fn.Properties.Runtime, 'nodejs20.x');
+    for (const name of FUNCTIONS) await readFile(join(directory, `${name}.zip`));
+  });
+
+  it('routes exactly the HTTP API routes the embedded server routes', () => {
+    const routes = ofType(template, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties.RouteKey as string);
+    assert.deepEqual(routes.sort(), ROUTES.map(routeKey).sort());
+  });
+
+  it('invokes unpack on .dcos objects created under uploads/ and drop/', () => {
+    const [, bucket] = ofType(template, 'AWS::S3::Bucket').find(([name]) => name !== 'ServerlessDeploymentBucket')!;
+    const notifications = (bucket.Properties.NotificationConfiguration as { LambdaConfigurations: { Event: string; Filter: { S3Key: { Rules: { Name: string; Value: string }[] } } }[] })
+      .LambdaConfigurations;
+    const filters = notifications.map((configuration) => Object.fromEntries(configuration.Filter.S3Key.Rules.map((rule) => [rule.Name.toLowerCase(), rule.Value])));
+    assert.deepEqual(filters.sort((a, b) => String(a.prefix).localeCompare(String(b.prefix))), [
+      { prefix: 'drop/', suffix: '.dcos' },
+      { prefix: 'uploads/', suffix: '.dcos' },
+    ]);
+    for (const configuration of notifications) assert.equal(configuration.Event, 's3:ObjectCreated:*');
+  });
+
+  it('expires abandoned uploads and incomplete multipart uploads', () => {
+    const [, bucket] = ofType(template, 'AWS::S3::Bucket').find(([name]) => name !== 'ServerlessDeploymentBucket')!;
+    const rules = (bucket.Properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+    assert.ok(rules.some((rule) => rule.Prefix === 'uploads/' && typeof rule.ExpirationInDays === 'number'));
+    assert.ok(rules.some((rule) => (rule.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: number } | undefined)?.DaysAfterInitiation === 1));
+  });
+
+  it('feeds the indexer from a FIFO queue with a FIFO dead-letter queue, reporting partial batch failures', () => {
+    const queues = Object.fromEntries(ofType(template, 'AWS::SQS::Queue'));
+    assert.equal(queues.RegistryQueue?.Properties.FifoQueue, true);
+    assert.equal(queues.RegistryDeadLetterQueue?.Properties.FifoQueue, true);
+    const redrive = queues.RegistryQueue?.Properties.RedrivePolicy as { deadLetterTargetArn: unknown; maxReceiveCount: number };
+    assert.deepEqual(redrive.deadLetterTargetArn, { 'Fn::GetAtt': ['RegistryDeadLetterQueue', 'Arn'] });
+    const mappings = ofType(template, 'AWS::Lambda::EventSourceMapping');
+    assert.equal(mappings.length, 1);
+    const mapping = mappings[0]![1];
+    assert.deepEqual(mapping.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.deepEqual(mapping.Properties.FunctionName, { 'Fn::GetAtt': ['IndexerLambdaFunction', 'Arn'] });
+  });
+
+  it('grants no write action on "*", scopes S3 to the bucket and SQS to the queue, and embeds no secret', () => {
+    const writeAction = /^(s3:(Put|Delete|Abort|Restore)|sqs:(Send|Delete|Purge|Change)|secretsmanager:(Put|Update|Delete))/;
+    const roles = ofType(template, 'AWS::IAM::Role');
+    assert.equal(roles.length, 6);
+    for (const [name, role] of roles) {
+      for (const policy of role.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]) {
+        for (const statement of policy.PolicyDocument.Statement) {
+          const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+          const text = JSON.stringify(resources);
+          assert.ok(!resources.includes('*'), `${name}: ${statement.Action.join(',')} on *`);
+          for (const action of statement.Action) {
+            if (action.startsWith('s3:')) assert.match(text, /arn:aws:s3:::dcos-package-registry-ci-data/, `${name} ${action}`);
+            if (action.startsWith('sqs:')) assert.match(text, /RegistryQueue/, `${name} ${action}`);
+            if (writeAction.test(action)) assert.ok(!text.includes('"*"'), `${name} ${action}`);
+          }
+        }
+      }
+    }
+    const functions = ofType(template, 'AWS::Lambda::Function');
+    for (const [name, fn] of functions) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      assert.equal(variables.REGISTRY_AUTH_TOKENS, undefined, name);
+      assert.deepEqual(variables.REGISTRY_AUTH_SECRET_ID, { Ref: 'ManagementTokenSecret' }, name);
+    }
+  });
+});
