@@ -194,23 +194,6 @@ export function describeRegistryScenarios(label: string, start: () => Promise<Re
       assert.equal((await fetch(`${registry.url}/health`)).status, 200);
     });
 
-    it('serves /repo to Cosmos: gzip, exact content type, 304 on If-None-Match, v4 and DC/OS version variants', async () => {
-      const { packages, etag } = await fetchRepository(registry.url);
-      const again = await fetch(`${registry.url}/repo`, { headers: { ...COSMOS_HEADERS, 'if-none-match': etag } });
-      assert.equal(again.status, 304);
-      const raw = await rawGet(`${registry.url}/repo`, COSMOS_HEADERS);
-      assert.equal(raw.headers['content-type'], V5_CONTENT_TYPE);
-      assert.equal(raw.headers['content-encoding'], 'gzip');
-      assert.equal(raw.body[0], 0x1f, 'the body is gzip');
-      const v4 = await fetch(`${registry.url}/repo`, { headers: { accept: 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4' } });
-      assert.equal(v4.headers.get('content-type'), 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4');
-      const v4Document = (await v4.json()) as { packages: { packagingVersion: string }[] };
-      assert.ok(v4Document.packages.every((pkg) => pkg.packagingVersion !== '5.0'));
-      assert.equal(v4Document.packages.length, packages.filter((pkg) => pkg.packagingVersion !== '5.0').length);
-      const health = await fetch(`${registry.url}/`);
-      assert.deepEqual(await health.json(), { checks: { '/repo': { Healthy: { message: `Able to find ${packages.length} package(s).` } } } });
-    });
-
     it('takes 20 concurrent adds of distinct packages: all 20 in the index, no duplicates', async () => {
       const bundles = await buildDistinctBundles(assets, join(work, 'distinct'), 20);
       const runs = await Promise.all(bundles.map((bundle) => cli(['add', `--dcos-file=${bundle.path}`, '--json'])));
@@ -228,5 +211,42 @@ export function describeRegistryScenarios(label: string, start: () => Promise<Re
         assert.ok(own.includes(sha256Hex(assetBytesFor(`/https/assets.example.com/${bundle.name}/own.bin`))));
       }
     });
+    it('serves /repo to Cosmos: gzip, exact content type, 304 on If-None-Match, v4/v3 and DC/OS version variants', async () => {
+      // A 5.0 package beside the 4.0 ones: v4 clients must not see it; DC/OS 1.11 must not either.
+      const { path } = await buildTestBundle(assets, HELLO_WORLD, join(work, 'five'), (definition) => ({
+        ...definition,
+        packagingVersion: '5.0',
+        name: 'five-oh',
+        minDcosReleaseVersion: '1.12',
+      }));
+      assert.equal((await cli(['add', `--dcos-file=${path}`, '--wait'])).code, 0);
+      await registry.settled();
+      const { packages, etag } = await fetchRepository(registry.url);
+      assert.ok(packages.some((pkg) => pkg.name === 'five-oh' && pkg.packagingVersion === '5.0'));
+      const again = await rawGet(`${registry.url}/repo`, { ...COSMOS_HEADERS, 'if-none-match': etag });
+      assert.equal(again.status, 304);
+      assert.equal(again.body.length, 0);
+      const raw = await rawGet(`${registry.url}/repo`, COSMOS_HEADERS);
+      assert.equal(raw.headers['content-type'], V5_CONTENT_TYPE);
+      assert.equal(raw.headers['content-encoding'], 'gzip');
+      assert.equal(raw.body[0], 0x1f, 'the body is gzip');
+      const v4 = await fetch(`${registry.url}/repo`, { headers: { accept: 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4' } });
+      assert.equal(v4.headers.get('content-type'), 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4');
+      const v4Names = ((await v4.json()) as { packages: { name: string }[] }).packages.map((pkg) => pkg.name);
+      assert.deepEqual(v4Names.sort(), packages.filter((pkg) => pkg.packagingVersion !== '5.0').map((pkg) => pkg.name).sort());
+      assert.ok(!v4Names.includes('five-oh'));
+      const old = await fetch(`${registry.url}/repo`, { headers: { ...COSMOS_HEADERS, 'user-agent': 'cosmos/0.5.2 dcos/1.11.0' } });
+      const oldNames = ((await old.json()) as { packages: { name: string }[] }).packages.map((pkg) => pkg.name);
+      assert.ok(!oldNames.includes('five-oh'), 'minDcosReleaseVersion 1.12 is hidden from DC/OS 1.11');
+      assert.ok(oldNames.length > 0 && oldNames.length === packages.length - 1);
+      const health = await fetch(`${registry.url}/`);
+      assert.deepEqual(await health.json(), { checks: { '/repo': { Healthy: { message: `Able to find ${packages.length} package(s).` } } } });
+      // The digest may arrive percent-encoded (Cosmos's resource proxy, spec §4.4).
+      const icon = (packages.find((pkg) => pkg.name === 'five-oh')!.resource as { images: { 'icon-small': string } }).images['icon-small'];
+      await assertResourceServed(icon.replace('/sha256:', '/sha256%3A'));
+      const missing = await fetch(`${registry.url}/resource/${encodeCoordinate({ name: 'x', version: '1' })}/sha256:${'0'.repeat(64)}/x.png`);
+      assert.equal(missing.status, 404);
+    });
+
   });
 }
