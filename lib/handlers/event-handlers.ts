@@ -5,6 +5,7 @@
 import middy from '@middy/core';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { RegistryJob } from '../ports/job-queue.ts';
+import { InvalidKeyError } from '../ports/object-store.ts';
 import { ingestBundle, type IngestOutcome } from '../registry/ingest.ts';
 import { handleJob } from '../registry/publisher.ts';
 import type { HandlerDependencies } from './dependencies.ts';
@@ -26,6 +27,12 @@ export function makeUnpackHandler({ context, keyPrefix }: HandlerDependencies) {
       try {
         outcomes.push(await ingestBundle(context, key));
       } catch (error) {
+        if (error instanceof InvalidKeyError) {
+          // Retrying cannot help: say so and drop the event.
+          context.log.warn('bundle key refused', { key, reason: error.message });
+          outcomes.push({ outcome: 'ignored', reason: error.message });
+          continue;
+        }
         // Storage or queue failures: let Lambda retry the event (ingest is idempotent).
         context.log.error('ingest failed', { key, error });
         throw error;

@@ -1,7 +1,8 @@
 /**
  * The object storage port: what the registry needs from S3, MinIO, LocalStack or a directory.
  *
- * Keys are relative paths of safe segments (`[A-Za-z0-9._:=-]`), never `..`; adapters refuse
+ * Keys are relative paths of safe segments (letters, digits, space and `._:=@+,()~-`), never `..`;
+ * adapters refuse
  * anything else with InvalidKeyError. Writes are atomic per object: a reader sees the old object
  * or the new one, never a mix. Conditional writes are the concurrency primitive:
  * `ifNoneMatch: '*'` creates only if absent, `ifMatch: etag` replaces only that version; a failed
@@ -102,7 +103,9 @@ export class InvalidKeyError extends ObjectStoreError {
   }
 }
 
-const SEGMENT = /^[A-Za-z0-9._:=-]+$/;
+// Wide enough for names operators give dropped bundles; nothing that means something to a path
+// (slash, backslash), a URL (%, ?, #) or a terminal (control characters).
+const SEGMENT = /^[A-Za-z0-9._:=@+,()~ -]+$/;
 
 /** The reason `key` is not a valid object key, or undefined. */
 export function invalidKeyReason(key: string, { allowTrailingSlash = false } = {}): string | undefined {
@@ -113,7 +116,7 @@ export function invalidKeyReason(key: string, { allowTrailingSlash = false } = {
   for (const segment of body.split('/')) {
     if (segment === '' ) return 'has an empty segment';
     if (segment === '.' || segment === '..') return `has a '${segment}' segment`;
-    if (!SEGMENT.test(segment)) return `segment ${JSON.stringify(segment)} has characters outside [A-Za-z0-9._:=-]`;
+    if (!SEGMENT.test(segment)) return `segment ${JSON.stringify(segment)} has characters outside letters, digits, space and ._:=@+,()~-`;
   }
   return undefined;
 }
