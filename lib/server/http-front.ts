@@ -4,7 +4,7 @@
  * result back. `/_store/…` requests (presigned URLs of the filesystem store) go to `storeRequests`.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { HttpFunction } from '../handlers/http-functions.ts';
 import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
 import { matchRoute, type HttpFunctionName } from '../http/routes.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -12,7 +12,6 @@ import type { Logger } from '../support/logger.ts';
 import { lambdaContext, toApiGatewayEvent, writeApiGatewayResult } from './api-gateway-bridge.ts';
 import { STORE_PATH_PREFIX } from './signed-urls.ts';
 
-export type HttpFunction = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 type StoreRequestHandler = (request: IncomingMessage, response: ServerResponse, url: URL, method: string) => Promise<void>;
 

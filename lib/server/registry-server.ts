@@ -19,16 +19,14 @@ import { InProcessJobQueue, type QueueMessage } from '../adapters/job-queue/in-p
 import type { ServerConfig } from '../config/environment.ts';
 import type { HandlerDependencies } from '../handlers/dependencies.ts';
 import { makeIndexerHandler, makeUnpackHandler } from '../handlers/event-handlers.ts';
-import { makeDescribeHandler, makeRemoveHandler, makeUploadHandler } from '../handlers/management-handlers.ts';
-import { makeHealthHandler, makeRepoHandler, makeResourceHandler } from '../handlers/read-handlers.ts';
+import { httpFunctions } from '../handlers/http-functions.ts';
 import { staticTokens } from '../http/auth.ts';
-import type { HttpFunctionName } from '../http/routes.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
 import { UPLOADS_PREFIX } from '../registry/layout.ts';
 import { createLogger, type Logger } from '../support/logger.ts';
 import { lambdaContext } from './api-gateway-bridge.ts';
-import { httpFront, streamStoredObject, type HttpFunction } from './http-front.ts';
+import { httpFront, streamStoredObject } from './http-front.ts';
 import { DropFolder } from './drop-folder.ts';
 import { IngestRunner, s3CreatedEvent } from './ingest-runner.ts';
 import { createUrlSigner, verifySignedUrl } from './signed-urls.ts';
@@ -99,14 +97,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     return response.batchItemFailures.map((failure) => failure.itemIdentifier);
   });
 
-  const functions: Record<HttpFunctionName, HttpFunction> = {
-    health: makeHealthHandler(dependencies) as HttpFunction,
-    repo: makeRepoHandler(dependencies) as HttpFunction,
-    resource: makeResourceHandler(dependencies) as HttpFunction,
-    upload: makeUploadHandler(dependencies) as HttpFunction,
-    describe: makeDescribeHandler(dependencies) as HttpFunction,
-    remove: makeRemoveHandler(dependencies) as HttpFunction,
-  };
+  const functions = httpFunctions(dependencies);
 
   const server: Server = createServer(
     httpFront(functions, log, (request, response, url, method) => serveSignedStoreRequest(request, response, url, method)),

@@ -10,10 +10,9 @@ import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
 import { lambdaDependencies } from '../../../lib/config/lambda-dependencies.ts';
 import { makeIndexerHandler, makeUnpackHandler } from '../../../lib/handlers/event-handlers.ts';
-import { makeDescribeHandler, makeRemoveHandler, makeUploadHandler } from '../../../lib/handlers/management-handlers.ts';
-import { makeHealthHandler, makeRepoHandler, makeResourceHandler } from '../../../lib/handlers/read-handlers.ts';
+import { httpFunctions } from '../../../lib/handlers/http-functions.ts';
 import { lambdaContext } from '../../../lib/server/api-gateway-bridge.ts';
-import { httpFront, type HttpFunction } from '../../../lib/server/http-front.ts';
+import { httpFront } from '../../../lib/server/http-front.ts';
 import { appendFileSync } from 'node:fs';
 import { createLogger, silentLogger } from '../../../lib/support/logger.ts';
 import { TEST_TOKEN } from '../embedded-registry.ts';
@@ -46,15 +45,7 @@ export async function startAwsStack(options: { prefix?: string } = {}): Promise<
   const logFile = process.env.REGISTRY_TEST_LOG;
   const log = logFile ? createLogger({ level: 'debug', write: (line) => appendFileSync(logFile, `${line}\n`) }) : silentLogger;
   const quiet = { ...dependencies, context: { ...dependencies.context, log } };
-  const functions: Record<string, HttpFunction> = {
-    health: makeHealthHandler(quiet) as HttpFunction,
-    repo: makeRepoHandler(quiet) as HttpFunction,
-    resource: makeResourceHandler(quiet) as HttpFunction,
-    upload: makeUploadHandler(quiet) as HttpFunction,
-    describe: makeDescribeHandler(quiet) as HttpFunction,
-    remove: makeRemoveHandler(quiet) as HttpFunction,
-  };
-  server.on('request', httpFront(functions as Parameters<typeof httpFront>[0], silentLogger));
+  server.on('request', httpFront(httpFunctions(quiet), silentLogger));
 
   const unpack = makeUnpackHandler(quiet);
   let eventsInFlight = 0;
