@@ -60,26 +60,35 @@ export class RegistryClient {
     return parsed as T;
   }
 
-  /** Streams a file to a (presigned) URL, reporting bytes sent. */
-  async uploadFile(target: string, file: string, headers: Record<string, string>, onProgress: (sent: number, total: number) => void): Promise<void> {
-    const { size } = await stat(file);
+  /**
+   * Streams a file, or the byte range `[start, end]` of it, to a (presigned) URL, reporting bytes
+   * sent. Returns the ETag the store answered with (needed to complete an upload in parts).
+   */
+  async uploadFile(
+    target: string,
+    file: string,
+    headers: Record<string, string>,
+    onProgress: (sent: number) => void,
+    range?: { start: number; end: number },
+  ): Promise<string> {
+    const size = range ? range.end - range.start + 1 : (await stat(file)).size;
     const url = new URL(target, this.base);
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       const client = url.protocol === 'https:' ? https : http;
       const request = client.request(url, { method: 'PUT', headers: { ...headers, 'content-length': size } }, (response) => {
         let text = '';
         response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk.slice(0, 2000)));
         response.on('end', () => {
-          if ((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300) resolve();
+          if ((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300) resolve(String(response.headers.etag ?? ''));
           else reject(new RegistryError('UploadFailed', `The upload was refused: HTTP ${response.statusCode} ${text.trim().slice(0, 300)}`, { status: response.statusCode }));
         });
       });
       request.on('error', (error) => reject(new RegistryError('UploadFailed', `The upload failed: ${error.message}`, {})));
       let sent = 0;
-      const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+      const stream = createReadStream(file, { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) });
       stream.on('data', (chunk) => {
         sent += chunk.length;
-        onProgress(sent, size);
+        onProgress(sent);
       });
       stream.on('error', (error) => request.destroy(error));
       stream.pipe(request);

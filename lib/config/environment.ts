@@ -38,7 +38,7 @@ export class ConfigurationError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+export function integerFrom(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -84,13 +84,13 @@ export function serverConfigFrom(env: Env): ServerConfig {
   const publicBaseUrl = publicBaseUrlFrom(env);
   return {
     host: env.HOST ?? '127.0.0.1',
-    port: integer(env, 'PORT', 8080, 0, 65535),
+    port: integerFrom(env, 'PORT', 8080, 0, 65535),
     dataDir,
     ...(publicBaseUrl ? { publicBaseUrl } : {}),
     storage: storageFrom(env, dataDir),
     authTokens: (env.REGISTRY_AUTH_TOKENS ?? '').split(',').map((token) => token.trim()).filter(Boolean),
     logLevel: logLevel(env),
-    dropScanSeconds: integer(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
+    dropScanSeconds: integerFrom(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
   };
 }
 

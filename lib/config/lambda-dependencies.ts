@@ -16,7 +16,7 @@ import type { HandlerDependencies } from '../handlers/dependencies.ts';
 import { staticTokens } from '../http/auth.ts';
 import { DEFAULT_SETTINGS } from '../registry/context.ts';
 import { createLogger } from '../support/logger.ts';
-import { ConfigurationError, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
+import { ConfigurationError, integerFrom, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -57,6 +57,9 @@ export function lambdaDependencies(env: Env = process.env): HandlerDependencies 
         publicBaseUrl,
         // API Gateway and Lambda cap a response at 6 MB (base64 adds a third): redirect above 4 MiB.
         maxInlineResponseBytes: 4 * 1024 * 1024,
+        multipartThresholdBytes: integerFrom(env, 'REGISTRY_MULTIPART_THRESHOLD_BYTES', DEFAULT_SETTINGS.multipartThresholdBytes, 0, 5 * 1024 ** 3),
+        // S3 refuses parts under 5 MiB (but the last).
+        multipartPartBytes: integerFrom(env, 'REGISTRY_MULTIPART_PART_BYTES', DEFAULT_SETTINGS.multipartPartBytes, 5 * 1024 ** 2, 5 * 1024 ** 3),
       },
     },
     auth,

@@ -4,7 +4,7 @@ import { httpHandler } from '../http/middleware.ts';
 import { describePackage } from '../registry/records.ts';
 import { describe, listPackages, requestRemoval } from '../registry/packages.ts';
 import { InvalidRequestError } from '../registry/registry-errors.ts';
-import { completeUpload, createUpload, getUpload, parseUploadRequest } from '../registry/uploads.ts';
+import { completeUpload, createUpload, getUpload, parseCompletion, parseUploadRequest } from '../registry/uploads.ts';
 import type { HandlerDependencies } from './dependencies.ts';
 
 export function makeUploadHandler(dependencies: HandlerDependencies) {
@@ -17,7 +17,7 @@ export function makeUploadHandler(dependencies: HandlerDependencies) {
         case 'GET /v1/uploads/{uploadId}':
           return json(200, await getUpload(context, pathParameter(event, 'uploadId')));
         case 'POST /v1/uploads/{uploadId}/complete': {
-          const { record, bundleKey, present } = await completeUpload(context, pathParameter(event, 'uploadId'));
+          const { record, bundleKey, present } = await completeUpload(context, pathParameter(event, 'uploadId'), parseCompletion(jsonBody(event)));
           if (!present) throw new InvalidRequestError(`Upload [${record.uploadId}] has no bundle yet: PUT the bytes first`, { uploadId: record.uploadId });
           if (record.status === 'Uploading') await dependencies.triggerIngest(bundleKey);
           return json(202, await getUpload(context, record.uploadId));

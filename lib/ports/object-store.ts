@@ -56,6 +56,18 @@ export interface ListPage {
   readonly nextToken?: string;
 }
 
+/**
+ * Uploads in parts straight from a client (S3 multipart with presigned part URLs): how a bundle
+ * larger than one PUT allows (5 GiB on S3) reaches storage. Optional: stores without it take
+ * bundles in a single presigned PUT.
+ */
+export interface MultipartUploads {
+  start(key: string, options: { contentType?: string }): Promise<string>;
+  presignPart(key: string, uploadId: string, partNumber: number, expiresIn: number): Promise<string>;
+  complete(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<{ etag: string }>;
+  abort(key: string, uploadId: string): Promise<void>;
+}
+
 export interface ObjectStore {
   /** Adapter name, stamped on its errors (`fs`, `s3`). */
   readonly name: string;
@@ -69,6 +81,7 @@ export interface ObjectStore {
   list(prefix: string, options?: { token?: string; limit?: number }): Promise<ListPage>;
   /** A URL that reads (or writes) the object without credentials, or undefined if unsupported. */
   presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined>;
+  readonly multipart?: MultipartUploads;
 }
 
 export class ObjectStoreError extends Error {

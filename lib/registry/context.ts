@@ -14,13 +14,20 @@ export interface RegistrySettings {
   readonly uploadUrlLifetimeSeconds: number;
   /** Largest bundle accepted for upload, in bytes. */
   readonly maxBundleBytes: number;
+  /** Bundles larger than this are uploaded in parts, where the store supports it. */
+  readonly multipartThresholdBytes: number;
+  /** Size of each part (at least 5 MiB on S3; grown so that no upload needs more than 2,000). */
+  readonly multipartPartBytes: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
   maxInlineResponseBytes: 4 * 1024 * 1024,
   downloadUrlLifetimeSeconds: 6 * 60 * 60,
   uploadUrlLifetimeSeconds: 60 * 60,
-  maxBundleBytes: 5 * 1024 * 1024 * 1024,
+  // One PUT takes at most 5 GiB on S3; parts take a bundle to the 5 TiB object limit.
+  maxBundleBytes: 5 * 1024 * 1024 * 1024 * 1024,
+  multipartThresholdBytes: 256 * 1024 * 1024,
+  multipartPartBytes: 64 * 1024 * 1024,
 };
 
 export interface RegistryContext {

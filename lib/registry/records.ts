@@ -10,6 +10,8 @@ export interface UploadRecord {
   readonly bundleKey: string;
   readonly fileName?: string;
   readonly size?: number;
+  /** For uploads in parts: the store's multipart upload, completed by POST …/complete. */
+  readonly multipart?: { readonly uploadId: string; readonly partBytes: number; readonly parts: number };
   /** ETag of the bundle object that was processed: a repeated S3 event for it is a no-op. */
   readonly bundleEtag?: string;
   readonly packages: readonly PackageCoordinate[];

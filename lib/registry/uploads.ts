@@ -13,11 +13,50 @@ export interface UploadRequest {
   readonly size?: number;
 }
 
+export interface UploadPart {
+  readonly partNumber: number;
+  readonly url: string;
+  /** Byte range of the bundle this part carries (inclusive). */
+  readonly start: number;
+  readonly end: number;
+}
+
 export interface UploadTicket {
   readonly uploadId: string;
   readonly status: UploadRecord['status'];
-  readonly upload: { readonly method: 'PUT'; readonly url: string; readonly headers: Record<string, string>; readonly expiresAt: string };
+  /** One PUT of the whole bundle to `url`, or one PUT per part; then POST …/complete. */
+  readonly upload: {
+    readonly method: 'PUT';
+    readonly url?: string;
+    readonly parts?: readonly UploadPart[];
+    readonly headers: Record<string, string>;
+    readonly expiresAt: string;
+  };
   readonly statusUrl: string;
+}
+
+export interface CompletedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+}
+
+/** S3 allows 10,000 parts; fewer keep the plan (one presigned URL per part) small. */
+const MAX_PARTS = 2_000;
+
+export function parseCompletion(body: unknown): readonly CompletedPart[] | undefined {
+  if (body === undefined || body === null) return undefined;
+  const parts = (body as { parts?: unknown }).parts;
+  if (parts === undefined) return undefined;
+  if (!Array.isArray(parts) || parts.length === 0 || parts.length > MAX_PARTS) {
+    throw new InvalidRequestError(`parts must be a list of 1 to ${MAX_PARTS} {partNumber, etag}`, { field: 'parts' });
+  }
+  return parts.map((part: unknown, index) => {
+    const { partNumber, etag } = (part ?? {}) as Record<string, unknown>;
+    if (partNumber !== index + 1 || typeof etag !== 'string' || etag.length === 0 || etag.length > 200) {
+      throw new InvalidRequestError(`parts[${index}] must be {"partNumber": ${index + 1}, "etag": "<ETag of that part>"}`, { field: `parts[${index}]` });
+    }
+    return { partNumber, etag };
+  });
 }
 
 export function parseUploadRequest(body: unknown): UploadRequest {
@@ -42,26 +81,41 @@ export async function createUpload(context: RegistryContext, request: UploadRequ
   }
   const uploadId = randomUUID();
   const now = context.now();
-  const record: UploadRecord = {
+  const lifetime = context.settings.uploadUrlLifetimeSeconds;
+  const expiresAt = new Date(now.getTime() + lifetime * 1000).toISOString();
+  const key = uploadBundleKey(uploadId);
+  const multipart = context.store.multipart;
+  if (multipart && request.size !== undefined && request.size > context.settings.multipartThresholdBytes) {
+    const partBytes = Math.max(context.settings.multipartPartBytes, Math.ceil(request.size / MAX_PARTS));
+    const count = Math.ceil(request.size / partBytes);
+    const storeUploadId = await multipart.start(key, { contentType: 'application/zip' });
+    const parts: UploadPart[] = [];
+    for (let partNumber = 1; partNumber <= count; partNumber++) {
+      const start = (partNumber - 1) * partBytes;
+      parts.push({ partNumber, url: await multipart.presignPart(key, storeUploadId, partNumber, lifetime), start, end: Math.min(request.size, start + partBytes) - 1 });
+    }
+    await writeJsonIf(context.store, uploadRecordKey(uploadId), newRecord(uploadId, request, now, { uploadId: storeUploadId, partBytes, parts: count }), undefined);
+    return { uploadId, status: 'Uploading', upload: { method: 'PUT', parts, headers: {}, expiresAt }, statusUrl: `/v1/uploads/${uploadId}` };
+  }
+  const record = newRecord(uploadId, request, now);
+  await writeJsonIf(context.store, uploadRecordKey(uploadId), record, undefined);
+  const url = await context.store.presign('PUT', key, { expiresIn: lifetime });
+  if (!url) throw new InvalidRequestError('This storage cannot take uploads through a URL', {});
+  return { uploadId, status: record.status, upload: { method: 'PUT', url, headers: {}, expiresAt }, statusUrl: `/v1/uploads/${uploadId}` };
+}
+
+function newRecord(uploadId: string, request: UploadRequest, now: Date, multipart?: UploadRecord['multipart']): UploadRecord {
+  return {
     uploadId,
     status: 'Uploading',
     bundleKey: uploadBundleKey(uploadId),
     ...(request.fileName ? { fileName: request.fileName } : {}),
     ...(request.size !== undefined ? { size: request.size } : {}),
+    ...(multipart ? { multipart } : {}),
     packages: [],
     error: null,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
-  };
-  await writeJsonIf(context.store, uploadRecordKey(uploadId), record, undefined);
-  const lifetime = context.settings.uploadUrlLifetimeSeconds;
-  const url = await context.store.presign('PUT', uploadBundleKey(uploadId), { expiresIn: lifetime });
-  if (!url) throw new InvalidRequestError('This storage cannot take uploads through a URL', {});
-  return {
-    uploadId,
-    status: record.status,
-    upload: { method: 'PUT', url, headers: {}, expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString() },
-    statusUrl: `/v1/uploads/${uploadId}`,
   };
 }
 
@@ -72,9 +126,26 @@ export async function getUpload(context: RegistryContext, uploadId: string): Pro
   return record.value;
 }
 
-/** The client says the bytes are in place: the key of the bundle to ingest (if it is there). */
-export async function completeUpload(context: RegistryContext, uploadId: string): Promise<{ record: UploadRecord; bundleKey: string; present: boolean }> {
+/**
+ * The client says the bytes are in place (for an upload in parts: which parts, with their ETags,
+ * which assembles the bundle). Returns the key of the bundle to ingest, if it is there.
+ */
+export async function completeUpload(
+  context: RegistryContext,
+  uploadId: string,
+  parts: readonly CompletedPart[] | undefined,
+): Promise<{ record: UploadRecord; bundleKey: string; present: boolean }> {
   const record = await getUpload(context, uploadId);
-  const present = (await context.store.head(record.bundleKey)) !== undefined;
+  let present = (await context.store.head(record.bundleKey)) !== undefined;
+  if (!present && record.multipart && record.status === 'Uploading') {
+    if (!parts) throw new InvalidRequestError(`Upload [${uploadId}] was made in parts: send {"parts":[{"partNumber","etag"},…]}`, { uploadId });
+    if (parts.length !== record.multipart.parts) {
+      throw new InvalidRequestError(`Upload [${uploadId}] has ${record.multipart.parts} parts, not ${parts.length}`, { uploadId });
+    }
+    const multipart = context.store.multipart;
+    if (!multipart) throw new InvalidRequestError('This storage does not take uploads in parts', {});
+    await multipart.complete(record.bundleKey, record.multipart.uploadId, parts);
+    present = true;
+  }
   return { record, bundleKey: record.bundleKey, present };
 }

@@ -7,6 +7,7 @@
  *   /flaky/<n>/…       answers 503 to the first <n> requests for that path, then the bytes
  *   /cut/<n>/…         closes the connection mid-body for the first <n> requests
  *   /redirect/…        302 to the same path without the prefix
+ *   /size/<n>/…        <n> deterministic bytes (for large assets)
  * Every request is recorded.
  */
 import { createHash } from 'node:crypto';
@@ -34,6 +35,14 @@ export function assetBytesFor(path: string): Buffer {
   return Buffer.concat(blocks).subarray(0, size);
 }
 
+/** `size` bytes, the same for the same size and seed. */
+export function sizedBytes(size: number, seed: string): Buffer {
+  const block = assetBytesFor(`/${seed}`);
+  const bytes = Buffer.alloc(size);
+  for (let offset = 0; offset < size; offset += block.length) block.copy(bytes, offset);
+  return bytes;
+}
+
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -46,14 +55,16 @@ export async function startAssetServer(): Promise<AssetServer> {
     requests.push(url);
     const count = (attempts.get(url) ?? 0) + 1;
     attempts.set(url, count);
-    const [, kind, argument] = url.split('/');
-    const rest = url.split('/').slice(3).join('/');
+    // Behind --url-rewrite the original scheme and host lead the path: the markers follow them.
+    const routed = url.replace(/^\/https?\/[^/]+(?=\/(status|redirect|flaky|cut|size)\/)/, '');
+    const [, kind, argument] = routed.split('/');
+    const rest = routed.split('/').slice(3).join('/');
     if (kind === 'status') {
       response.writeHead(Number(argument)).end('injected failure');
       return;
     }
     if (kind === 'redirect') {
-      response.writeHead(302, { location: `/${url.split('/').slice(2).join('/')}` }).end();
+      response.writeHead(302, { location: `/${routed.split('/').slice(2).join('/')}` }).end();
       return;
     }
     if (kind === 'flaky' && count <= Number(argument)) {
@@ -61,7 +72,7 @@ export async function startAssetServer(): Promise<AssetServer> {
       return;
     }
     const path = kind === 'flaky' || kind === 'cut' ? `/${rest}` : url;
-    const body = assetBytesFor(path);
+    const body = kind === 'size' ? sizedBytes(Number(argument), rest) : assetBytesFor(path);
     if (kind === 'cut' && count <= Number(argument)) {
       response.writeHead(200, { 'content-length': body.length });
       response.write(body.subarray(0, body.length >> 1));

@@ -28,6 +28,7 @@ import {
   PreconditionFailedError,
   type ByteRange,
   type ListPage,
+  type MultipartUploads,
   type ObjectInfo,
   type ObjectStore,
   type PresignOptions,
@@ -150,7 +151,51 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  readonly multipart: MultipartUploads = {
+    start: async (key, options) => {
+      assertValidKey(ADAPTER, key);
+      try {
+        const created = await this.client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: this.options.bucket,
+            Key: this.prefix + key,
+            ...(options.contentType ? { ContentType: options.contentType } : {}),
+          }),
+        );
+        return created.UploadId ?? '';
+      } catch (error) {
+        throw translate(error, key);
+      }
+    },
+    presignPart: (key, uploadId, partNumber, expiresIn) =>
+      this.presignRequest('PUT', key, { expiresIn }, { partNumber: String(partNumber), uploadId }),
+    complete: async (key, uploadId, parts) => {
+      assertValidKey(ADAPTER, key);
+      try {
+        const completed = await this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.options.bucket,
+            Key: this.prefix + key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) },
+          }),
+        );
+        return { etag: completed.ETag ?? '' };
+      } catch (error) {
+        throw translate(error, key);
+      }
+    },
+    abort: async (key, uploadId) => {
+      assertValidKey(ADAPTER, key);
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: this.prefix + key, UploadId: uploadId })).catch(() => undefined);
+    },
+  };
+
   async presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined> {
+    return this.presignRequest(method, key, options, {});
+  }
+
+  private async presignRequest(method: 'GET' | 'PUT', key: string, options: PresignOptions, extraQuery: Record<string, string>): Promise<string> {
     assertValidKey(ADAPTER, key);
     const config = this.client.config;
     const endpoint = await config.endpointProvider(
@@ -159,7 +204,7 @@ export class S3ObjectStore implements ObjectStore {
     );
     const url = new URL(endpoint.url.href);
     const objectPath = `${url.pathname.replace(/\/$/, '')}/${(this.prefix + key).split('/').map(encodeURIComponent).join('/')}`;
-    const query: Record<string, string> = {};
+    const query: Record<string, string> = { ...extraQuery };
     if (options.responseContentType) query['response-content-type'] = options.responseContentType;
     if (options.responseContentDisposition) query['response-content-disposition'] = options.responseContentDisposition;
     const headers: Record<string, string> = { host: url.host };

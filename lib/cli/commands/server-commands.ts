@@ -9,7 +9,7 @@ import { clientFrom, type RegistryClient } from '../registry-client.ts';
 
 interface UploadTicket {
   uploadId: string;
-  upload: { method: 'PUT'; url: string; headers: Record<string, string> };
+  upload: { method: 'PUT'; url?: string; parts?: { partNumber: number; url: string; start: number; end: number }[]; headers: Record<string, string> };
 }
 
 interface UploadRecord {
@@ -74,9 +74,24 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
         const ticket = await client.request<UploadTicket>('POST', '/v1/uploads', { fileName: options.dcosFile.split('/').pop(), size });
         const progress = createByteProgress(output);
         progress.start('File Upload progress:', size);
-        await client.uploadFile(ticket.upload.url, options.dcosFile, ticket.upload.headers, (sent, total) => progress.update(sent, total));
+        let completion: { parts: { partNumber: number; etag: string }[] } | undefined;
+        if (ticket.upload.parts) {
+          // Large bundles go up in parts, one after the other, straight to storage.
+          const parts: { partNumber: number; etag: string }[] = [];
+          let done = 0;
+          for (const part of ticket.upload.parts) {
+            const etag = await client.uploadFile(part.url, options.dcosFile, ticket.upload.headers, (sent) => progress.update(done + sent, size), part);
+            done += part.end - part.start + 1;
+            parts.push({ partNumber: part.partNumber, etag });
+          }
+          completion = { parts };
+        } else if (ticket.upload.url) {
+          await client.uploadFile(ticket.upload.url, options.dcosFile, ticket.upload.headers, (sent) => progress.update(sent, size));
+        } else {
+          throw new RegistryError('UploadFailed', 'The registry gave no place to upload to', { uploadId: ticket.uploadId });
+        }
         progress.stop();
-        await client.request('POST', `/v1/uploads/${ticket.uploadId}/complete`);
+        await client.request('POST', `/v1/uploads/${ticket.uploadId}/complete`, completion);
         const record = await waitFor(`the validation of upload ${ticket.uploadId}`, seconds, async () => {
           const current = await client.request<UploadRecord>('GET', `/v1/uploads/${ticket.uploadId}`);
           return current.status === 'Accepted' || current.status === 'Rejected' ? current : undefined;

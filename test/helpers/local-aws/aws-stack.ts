@@ -20,7 +20,7 @@ import type { RegistryUnderTest } from '../registry-under-test.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from './local-s3.ts';
 import { pollQueue, startLocalSqs } from './local-sqs.ts';
 
-export async function startAwsStack(options: { prefix?: string } = {}): Promise<RegistryUnderTest & { deadLetters(): Promise<number> }> {
+export async function startAwsStack(options: { prefix?: string; environment?: Record<string, string> } = {}): Promise<RegistryUnderTest & { deadLetters(): Promise<number> }> {
   process.env.AWS_ACCESS_KEY_ID = LOCAL_S3_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_CREDENTIALS.secretAccessKey;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -40,6 +40,7 @@ export async function startAwsStack(options: { prefix?: string } = {}): Promise<
     REGISTRY_PUBLIC_URL: url,
     REGISTRY_AUTH_TOKENS: TEST_TOKEN,
     LOG_LEVEL: 'error',
+    ...options.environment,
   });
   // REGISTRY_TEST_LOG=<file> keeps the handlers' log lines for debugging a failing scenario.
   const logFile = process.env.REGISTRY_TEST_LOG;
