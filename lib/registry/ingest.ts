@@ -76,7 +76,9 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
     if (!isRegistryError(error)) throw error;
     const envelope = error.toEnvelope();
     log.warn('bundle rejected', { type: envelope.type, reason: envelope.message });
-    const metadata = bundle?.metadata ?? (await readableMetadata(opened.source));
+    // Where the bundle opened (its metadata is valid) but its content did not verify, the package
+    // it claims to be is marked Failed; a bundle that does not open names no package.
+    const metadata = bundle?.metadata;
     if (metadata) await markFailedUnlessPublished(context, metadata.name, metadata.version, metadata.packagingVersion, uploadId, envelope);
     await updateUpload(context, uploadId, bundleKey, (current) => ({
       ...current,
@@ -211,16 +213,6 @@ async function markFailedUnlessPublished(
       error,
     };
   });
-}
-
-/** Name and version of a bundle that failed validation, when its metadata can still be read. */
-async function readableMetadata(source: Parameters<typeof Bundle.open>[0]): Promise<{ name: string; version: string; packagingVersion: string } | undefined> {
-  try {
-    const bundle = await Bundle.open(source);
-    return bundle.metadata;
-  } catch {
-    return undefined;
-  }
 }
 
 async function updateUpload(
