@@ -11,9 +11,14 @@ import { resolvePointer } from '../universe/json-pointer.ts';
 import type { JsonValue, PackageMetadata } from '../universe/package-model.ts';
 import { compileSchema, schemaErrors } from '../universe/schema-registry.ts';
 import { InvalidBundleError } from './bundle-errors.ts';
+import { ALL_MANIFESTS, MANIFEST_LISTS, manifestMediaType } from '../images/media-types.ts';
 import {
   BUNDLE_FORMAT_VERSION,
   BUNDLE_MANIFEST_SCHEMA,
+  contentEntryName,
+  imageBlobDigest,
+  IMAGES_INDEX_ENTRY,
+  IMAGES_LAYOUT_ENTRY,
   MANIFEST_ENTRY,
   METADATA_ENTRY,
   resourceEntryDigest,
@@ -30,6 +35,9 @@ export interface BundleLimits extends ZipLimits {
 }
 
 export const DEFAULT_BUNDLE_LIMITS: BundleLimits = { ...DEFAULT_ZIP_LIMITS, maxDocumentBytes: 64 * 1024 * 1024 };
+
+/** Image manifests and indexes are small JSON documents (the registry spec suggests 4 MiB). */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface BundleResourceContent {
   readonly sha256: string;
@@ -50,20 +58,41 @@ export class Bundle {
     readonly manifest: BundleManifest,
     /** Distinct stored resources by sha256. */
     readonly resources: ReadonlyMap<string, BundleResourceContent>,
+    /** Distinct Docker image blobs (layers, configs, manifests) by sha256. */
+    readonly imageBlobs: ReadonlyMap<string, BundleResourceContent>,
+    /** The media type of every image blob that is a manifest (or list/index), by sha256. */
+    readonly manifestTypes: ReadonlyMap<string, string>,
   ) {}
 
   static async open(source: ByteSource, limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): Promise<Bundle> {
     const archive = await ZipArchive.open(source, limits);
     const metadata = await readMetadata(archive, limits);
     const manifest = await readManifest(archive, limits);
-    const resources = checkManifestAgainstArchive(archive, metadata, manifest);
-    return new Bundle(archive, metadata, manifest, resources);
+    const resources = checkResources(archive, metadata, manifest);
+    const { blobs, manifestTypes } = await checkImages(archive, metadata, manifest);
+    checkNoStrayEntries(archive, resources, blobs, manifest.images.length > 0);
+    return new Bundle(archive, metadata, manifest, resources, blobs, manifestTypes);
   }
 
   get contentBytes(): number {
     let total = 0;
     for (const resource of this.resources.values()) total += resource.size;
+    for (const blob of this.imageBlobs.values()) total += blob.size;
     return total;
+  }
+
+  /** Streams one stored image blob (checked against its CRC-32 as it goes). */
+  imageBlobStream(sha256: string): AsyncGenerator<Uint8Array> {
+    const blob = this.imageBlobs.get(sha256);
+    if (!blob) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${contentEntryName('image-blob', sha256)}`, { sha256 });
+    return this.archive.streamEntry(blob.entry);
+  }
+
+  /** The bytes of a small image blob (a manifest). */
+  async imageBlobBytes(sha256: string): Promise<Buffer> {
+    const blob = this.imageBlobs.get(sha256);
+    if (!blob) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${contentEntryName('image-blob', sha256)}`, { sha256 });
+    return this.archive.readEntry(blob.entry, MAX_MANIFEST_BYTES);
   }
 
   /** Streams one stored resource (checked against its CRC-32 as it goes). */
@@ -77,7 +106,7 @@ export class Bundle {
   async verifyContents(onProgress?: VerifyProgress): Promise<void> {
     const total = this.contentBytes;
     let verified = 0;
-    for (const resource of this.resources.values()) {
+    for (const resource of [...this.resources.values(), ...this.imageBlobs.values()]) {
       const hash = createHash('sha256');
       for await (const chunk of this.archive.streamEntry(resource.entry)) {
         hash.update(chunk);
@@ -149,11 +178,7 @@ async function readManifest(archive: ZipArchive, limits: BundleLimits): Promise<
   return manifest as BundleManifest;
 }
 
-function checkManifestAgainstArchive(
-  archive: ZipArchive,
-  metadata: PackageMetadata,
-  manifest: BundleManifest,
-): Map<string, BundleResourceContent> {
+function checkResources(archive: ZipArchive, metadata: PackageMetadata, manifest: BundleManifest): Map<string, BundleResourceContent> {
   if (manifest.package.name !== metadata.name || manifest.package.version !== metadata.version) {
     throw new InvalidBundleError(
       'ManifestMismatch',
@@ -161,34 +186,14 @@ function checkManifestAgainstArchive(
       { manifest: manifest.package, metadata: { name: metadata.name, version: metadata.version } },
     );
   }
-  if (manifest.images.length > 0 || dockerImageReferences(metadata).length > 0) {
-    throw new InvalidBundleError('UnsupportedEntry', 'bundles with Docker images are not supported yet', {
-      package: { name: metadata.name, version: metadata.version },
-    });
-  }
   const resources = new Map<string, BundleResourceContent>();
   const covered = new Set<string>();
   for (const resource of manifest.resources) {
-    const value = resolvePointer(metadata as unknown as JsonValue, resource.ref);
-    if (value !== resource.url) {
-      throw new InvalidBundleError('ManifestMismatch', `manifest reference ${resource.ref} does not resolve to ${resource.url} in metadata.json`, {
-        ref: resource.ref,
-        url: resource.url,
-      });
-    }
-    if (covered.has(resource.ref)) {
-      throw new InvalidBundleError('ManifestMismatch', `manifest lists ${resource.ref} twice`, { ref: resource.ref });
-    }
-    covered.add(resource.ref);
-    const name = resourceEntryName(resource.sha256);
-    const entry = archive.get(name);
-    if (!entry) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${name}`, { entry: name, ref: resource.ref });
-    if (entry.method !== METHOD_STORED) {
-      throw new InvalidBundleError('UnsupportedEntry', `resource entry ${name} is compressed; resources must be stored`, { entry: name });
-    }
+    checkPointer(metadata, resource.ref, resource.url, covered);
+    const entry = storedEntry(archive, 'resource', resource.sha256, resource.ref);
     if (entry.size !== resource.size) {
-      throw new InvalidBundleError('EntrySizeMismatch', `resource entry ${name} holds ${entry.size} bytes but the manifest says ${resource.size}`, {
-        entry: name,
+      throw new InvalidBundleError('EntrySizeMismatch', `resource entry ${entry.name} holds ${entry.size} bytes but the manifest says ${resource.size}`, {
+        entry: entry.name,
       });
     }
     resources.set(resource.sha256, { sha256: resource.sha256, size: entry.size, entry });
@@ -203,14 +208,122 @@ function checkManifestAgainstArchive(
       });
     }
   }
-  for (const entry of archive.entries.values()) {
-    if (entry.name === METADATA_ENTRY || entry.name === MANIFEST_ENTRY || entry.isDirectory) continue;
-    const digest = resourceEntryDigest(entry.name);
-    if (digest === undefined || !resources.has(digest)) {
-      throw new InvalidBundleError('UnsupportedEntry', `entry ${entry.name} is not part of bundle format v${BUNDLE_FORMAT_VERSION}`, {
-        entry: entry.name,
+  return resources;
+}
+
+/**
+ * Every image the metadata names is in the bundle: its top manifest, and for each image manifest
+ * reachable from it (all of them for a single image; those present for a list) the config and
+ * every layer. Every image blob must be reachable from some image.
+ */
+async function checkImages(
+  archive: ZipArchive,
+  metadata: PackageMetadata,
+  manifest: BundleManifest,
+): Promise<{ blobs: Map<string, BundleResourceContent>; manifestTypes: Map<string, string> }> {
+  const blobs = new Map<string, BundleResourceContent>();
+  const manifestTypes = new Map<string, string>();
+  const covered = new Set<string>();
+  const take = (digest: string, context: string): ZipEntry => {
+    const hex = digest.replace(/^sha256:/, '');
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new InvalidBundleError('InvalidEntry', `${context} names an invalid digest ${digest}`, { digest });
+    const entry = storedEntry(archive, 'image-blob', hex, context);
+    blobs.set(hex, { sha256: hex, size: entry.size, entry });
+    return entry;
+  };
+  const readManifestBlob = async (digest: string, context: string): Promise<{ document: ManifestDocument; mediaType: string }> => {
+    const entry = take(digest, context);
+    let document: ManifestDocument;
+    try {
+      document = JSON.parse((await archive.readEntry(entry, MAX_MANIFEST_BYTES)).toString('utf8')) as ManifestDocument;
+    } catch (cause) {
+      throw new InvalidBundleError('InvalidEntry', `the manifest ${digest} of ${context} is not JSON`, { digest }, { cause });
+    }
+    const mediaType = manifestMediaType(document);
+    if (!mediaType || !ALL_MANIFESTS.includes(mediaType)) {
+      throw new InvalidBundleError('InvalidEntry', `the manifest ${digest} of ${context} is not an image manifest or index`, { digest });
+    }
+    manifestTypes.set(digest.replace(/^sha256:/, ''), mediaType);
+    return { document, mediaType };
+  };
+  const takeImage = async (digest: string, context: string): Promise<void> => {
+    const { document } = await readManifestBlob(digest, context);
+    if (!document.config || !Array.isArray(document.layers)) {
+      throw new InvalidBundleError('InvalidEntry', `the image manifest ${digest} of ${context} has no config or layers`, { digest });
+    }
+    take(document.config.digest, context);
+    for (const layer of document.layers) take(layer.digest, context);
+  };
+  for (const image of manifest.images) {
+    checkPointer(metadata, image.ref, image.image, covered);
+    const context = `image ${image.image}`;
+    const top = await readManifestBlob(image.digest, context);
+    if (top.mediaType !== image.mediaType) {
+      throw new InvalidBundleError('ManifestMismatch', `${context}: manifest.json says ${image.mediaType}, the manifest is ${top.mediaType}`, { image: image.image });
+    }
+    if (MANIFEST_LISTS.has(top.mediaType)) {
+      const present = (top.document.manifests ?? []).filter((child) => archive.get(contentEntryName('image-blob', child.digest.replace(/^sha256:/, ''))));
+      if (present.length === 0) throw new InvalidBundleError('MissingEntry', `${context}: none of the images of its list is in the bundle`, { image: image.image });
+      for (const child of present) await takeImage(child.digest, context);
+    } else {
+      await takeImage(image.digest, context);
+    }
+  }
+  for (const reference of dockerImageReferences(metadata)) {
+    if (!covered.has(reference.pointer)) {
+      throw new InvalidBundleError('ManifestMismatch', `metadata.json names the image ${reference.image} at ${reference.pointer} but the bundle does not contain it`, {
+        ref: reference.pointer,
+        image: reference.image,
       });
     }
   }
-  return resources;
+  if (manifest.images.length > 0) {
+    for (const name of [IMAGES_LAYOUT_ENTRY, IMAGES_INDEX_ENTRY]) {
+      if (!archive.get(name)) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${name}`, { entry: name });
+    }
+  }
+  return { blobs, manifestTypes };
+}
+
+interface ManifestDocument {
+  mediaType?: string;
+  config?: { digest: string };
+  layers?: { digest: string }[];
+  manifests?: { digest: string }[];
+}
+
+function checkPointer(metadata: PackageMetadata, ref: string, expected: string, covered: Set<string>): void {
+  const value = resolvePointer(metadata as unknown as JsonValue, ref);
+  if (value !== expected) {
+    throw new InvalidBundleError('ManifestMismatch', `manifest reference ${ref} does not resolve to ${expected} in metadata.json`, { ref, url: expected });
+  }
+  if (covered.has(ref)) throw new InvalidBundleError('ManifestMismatch', `manifest lists ${ref} twice`, { ref });
+  covered.add(ref);
+}
+
+function storedEntry(archive: ZipArchive, kind: 'resource' | 'image-blob', sha256: string, context: string): ZipEntry {
+  const name = contentEntryName(kind, sha256);
+  const entry = archive.get(name);
+  if (!entry) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${name}`, { entry: name, ref: context });
+  if (entry.method !== METHOD_STORED) {
+    throw new InvalidBundleError('UnsupportedEntry', `entry ${name} is compressed; content entries must be stored`, { entry: name });
+  }
+  return entry;
+}
+
+function checkNoStrayEntries(
+  archive: ZipArchive,
+  resources: ReadonlyMap<string, BundleResourceContent>,
+  blobs: ReadonlyMap<string, BundleResourceContent>,
+  hasImages: boolean,
+): void {
+  for (const entry of archive.entries.values()) {
+    if (entry.name === METADATA_ENTRY || entry.name === MANIFEST_ENTRY || entry.isDirectory) continue;
+    if (hasImages && (entry.name === IMAGES_LAYOUT_ENTRY || entry.name === IMAGES_INDEX_ENTRY)) continue;
+    const resource = resourceEntryDigest(entry.name);
+    if (resource !== undefined && resources.has(resource)) continue;
+    const blob = imageBlobDigest(entry.name);
+    if (blob !== undefined && blobs.has(blob)) continue;
+    throw new InvalidBundleError('UnsupportedEntry', `entry ${entry.name} is not part of bundle format v${BUNDLE_FORMAT_VERSION}`, { entry: entry.name });
+  }
 }

@@ -9,12 +9,18 @@ import { link, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PackagingError } from '../domain/errors.ts';
 import type { PackageMetadata } from '../universe/package-model.ts';
+import { OCI_INDEX } from '../images/media-types.ts';
 import {
+  contentEntryName,
+  IMAGE_BLOB_NAME_LENGTH,
+  IMAGES_INDEX_ENTRY,
+  IMAGES_LAYOUT_ENTRY,
   MANIFEST_ENTRY,
   METADATA_ENTRY,
+  OCI_LAYOUT_DOCUMENT,
   RESOURCE_ENTRY_NAME_LENGTH,
-  resourceEntryName,
   type BundleManifest,
+  type ContentKind,
 } from './bundle-layout.ts';
 import { ZipWriter, type StreamingEntry } from './zip/zip-writer.ts';
 
@@ -44,10 +50,34 @@ export class BundleWriter {
 
   /** Opens a resource; write its bytes, then `complete()` it (or `discard()` to start over). */
   async beginResource(): Promise<ResourceUpload> {
-    return new ResourceUpload(this.zip, await this.zip.beginStoredEntry(RESOURCE_ENTRY_NAME_LENGTH));
+    return new ResourceUpload(this.zip, await this.zip.beginStoredEntry(RESOURCE_ENTRY_NAME_LENGTH), 'resource');
+  }
+
+  /** Opens a Docker image blob (layer, config or manifest) of the bundle's OCI layout. */
+  async beginImageBlob(): Promise<ResourceUpload> {
+    return new ResourceUpload(this.zip, await this.zip.beginStoredEntry(IMAGE_BLOB_NAME_LENGTH), 'image-blob');
+  }
+
+  hasImageBlob(sha256: string): boolean {
+    return this.zip.has(contentEntryName('image-blob', sha256));
   }
 
   async finish(metadata: PackageMetadata, manifest: BundleManifest): Promise<void> {
+    if (manifest.images.length > 0) {
+      // The OCI image layout's own files, so that OCI tools can read images/ as it is.
+      const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: manifest.images.map((image) => ({
+          mediaType: image.mediaType,
+          digest: image.digest,
+          size: image.size,
+          annotations: { 'org.opencontainers.image.ref.name': image.image },
+        })),
+      };
+      await this.zip.addBuffer(IMAGES_LAYOUT_ENTRY, Buffer.from(JSON.stringify(OCI_LAYOUT_DOCUMENT)), { deflate: false });
+      await this.zip.addBuffer(IMAGES_INDEX_ENTRY, Buffer.from(JSON.stringify(index, null, 2)), { deflate: true });
+    }
     await this.zip.addBuffer(METADATA_ENTRY, Buffer.from(JSON.stringify(metadata, null, 2)), { deflate: true });
     await this.zip.addBuffer(MANIFEST_ENTRY, Buffer.from(JSON.stringify(manifest, null, 2)), { deflate: true });
     await this.zip.finish();
@@ -78,6 +108,7 @@ export class ResourceUpload {
   constructor(
     private readonly zip: ZipWriter,
     private readonly entry: StreamingEntry,
+    private readonly kind: ContentKind,
   ) {}
 
   get bytes(): number {
@@ -91,7 +122,7 @@ export class ResourceUpload {
   async complete(): Promise<StoredResource> {
     const sha256 = this.entry.digest();
     const size = this.entry.bytes;
-    const name = resourceEntryName(sha256);
+    const name = contentEntryName(this.kind, sha256);
     if (this.zip.has(name)) {
       await this.entry.discard();
       return { sha256, size, stored: false };
