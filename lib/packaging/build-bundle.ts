@@ -3,12 +3,15 @@
  *
  * Every asset, icon, screenshot and CLI binary is downloaded once, straight into the bundle
  * (content-addressed, stored uncompressed), and recorded in the manifest with the JSON Pointer of
- * the metadata string it came from. CLI binaries are checked against their `contentHash`. Any
+ * the metadata string it came from. Every Docker image is pulled from its registry (no Docker
+ * daemon) into an OCI image layout inside the bundle. CLI binaries are checked against their `contentHash`. Any
  * failure removes the partial bundle: a `.dcos` exists only if it is complete.
  */
 import { join } from 'node:path';
 import { PackagingError, DownloadError } from '../domain/errors.ts';
-import { BUNDLE_FORMAT_VERSION, type BundleManifest, type ManifestResource } from '../bundle/bundle-layout.ts';
+import { BUNDLE_FORMAT_VERSION, type BundleManifest, type ManifestImage, type ManifestResource } from '../bundle/bundle-layout.ts';
+import { parseImageReference, type ImageReference } from '../images/image-reference.ts';
+import { RegistryPuller, type PullOptions } from '../images/registry-puller.ts';
 import { BundleWriter, type ResourceUpload } from '../bundle/bundle-writer.ts';
 import { assetReferences, dockerImageReferences } from '../universe/asset-references.ts';
 import { BUILT_BY } from '../version.ts';
@@ -19,7 +22,11 @@ import { contentTypeFor, filenameOf } from './fetch/content-type.ts';
 import { DEFAULT_DOWNLOAD_OPTIONS, downloadAsset, type DownloadOptions } from './fetch/download.ts';
 import type { UrlRewriteRule } from './fetch/url-rewrite.ts';
 
+export interface ImageSourceOptions extends PullOptions {}
+
 export interface BuildReporter {
+  /** An image pull starts (`Pulling <image>`); progress() follows in bytes of its blobs. */
+  pulling(image: string, totalBytes: number | undefined): void;
   /** A download starts (`Fetching <url>`). */
   fetching(url: string, index: number, count: number): void;
   progress(received: number, total: number | undefined): void;
@@ -35,6 +42,8 @@ export interface BuildOptions {
   readonly download?: Partial<DownloadOptions>;
   readonly reporter?: BuildReporter;
   readonly signal?: AbortSignal;
+  /** Where and how images are pulled; linux/amd64 from the registries named, when not given. */
+  readonly images?: Partial<ImageSourceOptions>;
 }
 
 export interface BuildOutcome {
@@ -52,14 +61,8 @@ interface FetchedContent {
 
 export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> {
   const { metadata, baseDirectory } = await loadBuildDefinition(options.buildDefinitionFile);
-  const images = dockerImageReferences(metadata);
-  if (images.length > 0) {
-    throw new PackagingError(
-      'DockerImagesNotSupported',
-      `Package [${metadata.name}] version [${metadata.version}] references Docker images (${images.map((image) => image.image).join(', ')}); this version of build cannot bundle Docker images yet`,
-      { images: images.map((image) => image.image) },
-    );
-  }
+  // Parse every image reference before any download: a bad one fails the build at once.
+  const imageReferences = dockerImageReferences(metadata).map((reference) => ({ ...reference, parsed: parseImageReference(reference.image) }));
   await ensureDirectory(options.outputDirectory);
   const path = join(options.outputDirectory, `${metadata.name}-${metadata.version}.dcos`);
   if (!options.overwrite && (await fileExists(path))) {
@@ -98,12 +101,30 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
         contentType: contentTypeFor(filename, content.servedContentType),
       });
     }
+    const images: ManifestImage[] = [];
+    if (imageReferences.length > 0) {
+      const puller = new RegistryPuller({
+        mirrors: options.images?.mirrors ?? new Map(),
+        insecure: options.images?.insecure ?? new Set(),
+        credentials: options.images?.credentials ?? (() => undefined),
+        platform: options.images?.platform ?? { os: 'linux', architecture: 'amd64' },
+      });
+      const pulled = new Map<string, Omit<ManifestImage, 'ref'>>();
+      for (const reference of imageReferences) {
+        let image = pulled.get(reference.image);
+        if (!image) {
+          image = await pullImage(writer, puller, reference.parsed, options);
+          pulled.set(reference.image, image);
+        }
+        images.push({ ref: reference.pointer, ...image });
+      }
+    }
     const manifest: BundleManifest = {
       formatVersion: BUNDLE_FORMAT_VERSION,
       builtBy: BUILT_BY,
       package: { name: metadata.name, version: metadata.version },
       resources,
-      images: [],
+      images,
     };
     await writer.finish(metadata, manifest);
     return { path, manifest, bytes: writer.bytesWritten };
@@ -111,6 +132,55 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
     await writer.abort();
     throw error;
   }
+}
+
+/** Pulls one image into the bundle's OCI layout: its manifests, config and layers, each once. */
+async function pullImage(writer: BundleWriter, puller: RegistryPuller, image: ImageReference, options: BuildOptions): Promise<Omit<ManifestImage, 'ref'>> {
+  const resolved = await puller.resolve(image);
+  const blobs = [resolved.image.manifest.config, ...resolved.image.manifest.layers];
+  const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
+  options.reporter?.pulling(image.original, total);
+  for (const manifest of [resolved.top, resolved.image]) await storeImageBlob(writer, manifest.digest, manifest.bytes);
+  let done = 0;
+  for (const blob of blobs) {
+    const hex = blob.digest.replace(/^sha256:/, '');
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new PackagingError('ImagePullFailed', `Cannot pull the image ${image.original}: blob digest ${blob.digest} is not sha256`, {});
+    if (writer.hasImageBlob(hex)) {
+      done += blob.size;
+      continue;
+    }
+    const upload = await writer.beginImageBlob();
+    try {
+      await puller.pullBlob(image, blob, (chunk) => {
+        if (options.signal?.aborted) throw new PackagingError('Interrupted', 'The build was interrupted', {});
+        return upload.write(chunk);
+      }, (bytes) => {
+        done += bytes;
+        options.reporter?.progress(done, total);
+      });
+      await upload.complete();
+    } catch (error) {
+      await upload.discard();
+      throw error;
+    }
+  }
+  options.reporter?.fetched(image.original, total);
+  return {
+    image: image.original,
+    repository: image.repository,
+    ...(image.tag ? { tag: image.tag } : {}),
+    digest: resolved.top.digest,
+    mediaType: resolved.top.mediaType,
+    size: resolved.top.bytes.length,
+  };
+}
+
+async function storeImageBlob(writer: BundleWriter, digest: string, bytes: Buffer): Promise<void> {
+  const hex = digest.replace(/^sha256:/, '');
+  if (writer.hasImageBlob(hex)) return;
+  const upload = await writer.beginImageBlob();
+  await upload.write(bytes);
+  await upload.complete();
 }
 
 async function fetchInto(

@@ -158,12 +158,14 @@ describe('dcos-registry build', () => {
     });
   }
 
-  it('refuses a definition with Docker images, naming them', async () => {
+  it('fails naming the image when its registry cannot be reached, leaving nothing behind', async () => {
     const work = await temporaryDirectory();
     const { file } = await servedBuildDefinition(fixturePath('universe/packages/K/kubernetes-cluster/2610'), work);
-    const run = await runBuiltCli(['build', `--build-definition-file=${file}`, `--output-directory=${work}`]);
+    const out = join(work, 'out');
+    const run = await runBuiltCli(['build', `--build-definition-file=${file}`, `--output-directory=${out}`, `--registry-mirror=docker.io=127.0.0.1:${await closedPort()}`, ...rewriteArgs()]);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /references Docker images \(mesosphere\/kube-apiserver:v1\.19\.2_d2iq\.0, .*\); this version of build cannot bundle Docker images yet/);
+    assert.match(run.stderr, /Cannot pull the image mesosphere\/kube-apiserver:v1\.19\.2_d2iq\.0: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+    assert.deepEqual(await readdir(out), []);
   });
 
   it('reports a missing build definition and schema errors in the predecessor wording', async () => {

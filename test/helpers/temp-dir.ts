@@ -1,11 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 
-/** A fresh directory, removed after the test that asked for it (call it inside a test, not a hook). */
+const created = new Set<string>();
+// Removed when the test file's process ends (each test file runs in its own process), whatever
+// hook or test asked for them: a directory made in a before() hook must outlive that hook.
+process.once('exit', () => {
+  for (const directory of created) rmSync(directory, { recursive: true, force: true });
+});
+
+/** A fresh directory, removed when this test file's process exits. */
 export async function temporaryDirectory(prefix = 'dcos-registry-test-'): Promise<string> {
   const directory = await mkdtemp(join(tmpdir(), prefix));
-  after(() => rm(directory, { recursive: true, force: true }));
+  created.add(directory);
   return directory;
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { buildBundle, type BuildReporter } from '../../packaging/build-bundle.ts';
 import { parseUrlRewrite, type UrlRewriteRule } from '../../packaging/fetch/url-rewrite.ts';
 import { PackagingError } from '../../domain/errors.ts';
+import { defaultDockerConfigPath, loadDockerCredentials } from '../../images/docker-credentials.ts';
 import type { CommandRunner } from '../command-runner.ts';
 import type { CliOutput } from '../output.ts';
 import { createByteProgress } from '../progress.ts';
@@ -10,6 +11,10 @@ interface BuildCommandOptions {
   buildDefinitionFile: string;
   outputDirectory: string;
   urlRewrite: UrlRewriteRule[];
+  registryMirror: [string, string][];
+  insecureRegistry: string[];
+  dockerConfig?: string;
+  platform: string;
   retries: string;
   force: boolean;
   json: boolean;
@@ -27,6 +32,15 @@ export function registerBuild(program: Command, run: CommandRunner): void {
       (value: string, rules: UrlRewriteRule[]) => [...rules, parseUrlRewrite(value)],
       [] as UrlRewriteRule[],
     )
+    .option(
+      '--registry-mirror <HOST=MIRROR>',
+      'pull images of registry HOST from MIRROR instead (repeatable; e.g. docker.io=mirror.local:5000)',
+      (value: string, pairs: [string, string][]) => [...pairs, parsePair('--registry-mirror', value)],
+      [] as [string, string][],
+    )
+    .option('--insecure-registry <HOST>', 'reach this registry (or mirror) over plain HTTP (repeatable)', (value: string, hosts: string[]) => [...hosts, value], [] as string[])
+    .option('--docker-config <file>', 'Docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)')
+    .option('--platform <os/arch>', 'platform chosen from multi-platform images', 'linux/amd64')
     .option('--retries <n>', 'retries for transient download failures', '3')
     .option('--force', 'replace an existing bundle', false)
     .option('--json', 'print the result as one JSON document', false)
@@ -36,6 +50,9 @@ export function registerBuild(program: Command, run: CommandRunner): void {
         if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
           throw new PackagingError('InvalidOption', `--retries expects a whole number from 0 to 20, got [${options.retries}]`, {});
         }
+        const [os, architecture] = options.platform.split('/');
+        if (!os || !architecture) throw new PackagingError('InvalidOption', `--platform expects os/arch, got [${options.platform}]`, {});
+        const credentials = await loadDockerCredentials(options.dockerConfig ?? defaultDockerConfigPath(), options.dockerConfig !== undefined);
         const interrupt = new AbortController();
         const onSignal = (): void => interrupt.abort();
         process.once('SIGINT', onSignal);
@@ -47,6 +64,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
             overwrite: options.force,
             rewrites: options.urlRewrite,
             download: { retries },
+            images: { mirrors: new Map(options.registryMirror), insecure: new Set(options.insecureRegistry), credentials, platform: { os, architecture } },
             reporter: buildReporter(output),
             signal: interrupt.signal,
           });
@@ -59,9 +77,19 @@ export function registerBuild(program: Command, run: CommandRunner): void {
     );
 }
 
+function parsePair(option: string, value: string): [string, string] {
+  const separator = value.indexOf('=');
+  if (separator <= 0 || separator === value.length - 1) throw new PackagingError('InvalidOption', `${option} expects HOST=VALUE, got [${value}]`, { value });
+  return [value.slice(0, separator), value.slice(separator + 1)];
+}
+
 function buildReporter(output: CliOutput): BuildReporter {
   const progress = createByteProgress(output);
   return {
+    pulling(image, total) {
+      output.info(`Pulling ${image}`);
+      progress.start('  ', total);
+    },
     fetching(url) {
       output.info(`Fetching ${url}`);
       progress.start('  ', undefined);
