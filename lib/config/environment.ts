@@ -22,6 +22,8 @@ export interface ServerConfig {
   readonly dataDir: string;
   /** Set explicitly, or derived from host and port once listening. */
   readonly publicBaseUrl?: string;
+  /** `host[:port]` that image references in /repo name (default: the public URL's host). */
+  readonly dockerHost?: string;
   readonly storage: StorageConfig;
   readonly authTokens: readonly string[];
   readonly logLevel: LogLevel;
@@ -87,6 +89,7 @@ export function serverConfigFrom(env: Env): ServerConfig {
     port: integerFrom(env, 'PORT', 8080, 0, 65535),
     dataDir,
     ...(publicBaseUrl ? { publicBaseUrl } : {}),
+    ...(env.REGISTRY_DOCKER_HOST ? { dockerHost: dockerHostFrom(env.REGISTRY_DOCKER_HOST) } : {}),
     storage: storageFrom(env, dataDir),
     authTokens: (env.REGISTRY_AUTH_TOKENS ?? '').split(',').map((token) => token.trim()).filter(Boolean),
     logLevel: logLevel(env),
@@ -95,3 +98,11 @@ export function serverConfigFrom(env: Env): ServerConfig {
 }
 
 export { logLevel as logLevelFrom };
+
+/** A Docker registry host as image references name it: `host` or `host:port`, nothing else. */
+export function dockerHostFrom(raw: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$/.test(raw)) {
+    throw new ConfigurationError('REGISTRY_DOCKER_HOST', `expected host or host:port, got "${raw}"`);
+  }
+  return raw;
+}

@@ -16,7 +16,7 @@ import type { HandlerDependencies } from '../handlers/dependencies.ts';
 import { staticTokens } from '../http/auth.ts';
 import { DEFAULT_SETTINGS } from '../registry/context.ts';
 import { createLogger } from '../support/logger.ts';
-import { ConfigurationError, integerFrom, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
+import { ConfigurationError, dockerHostFrom, integerFrom, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -55,6 +55,7 @@ export function lambdaDependencies(env: Env = process.env): HandlerDependencies 
       settings: {
         ...DEFAULT_SETTINGS,
         publicBaseUrl,
+        ...(env.REGISTRY_DOCKER_HOST ? { dockerHost: dockerHostFrom(env.REGISTRY_DOCKER_HOST) } : {}),
         // API Gateway and Lambda cap a response at 6 MB (base64 adds a third): redirect above 4 MiB.
         maxInlineResponseBytes: 4 * 1024 * 1024,
         multipartThresholdBytes: integerFrom(env, 'REGISTRY_MULTIPART_THRESHOLD_BYTES', DEFAULT_SETTINGS.multipartThresholdBytes, 0, 5 * 1024 ** 3),

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { HttpFunctionName } from '../http/routes.ts';
 import type { HandlerDependencies } from './dependencies.ts';
 import { makeDescribeHandler, makeRemoveHandler, makeUploadHandler } from './management-handlers.ts';
-import { makeHealthHandler, makeRepoHandler, makeResourceHandler } from './read-handlers.ts';
+import { makeHealthHandler, makeRegistryHandler, makeRepoHandler, makeResourceHandler } from './read-handlers.ts';
 
 export type HttpFunction = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -15,5 +15,6 @@ export function httpFunctions(dependencies: HandlerDependencies): Record<HttpFun
     upload: makeUploadHandler(dependencies) as HttpFunction,
     describe: makeDescribeHandler(dependencies) as HttpFunction,
     remove: makeRemoveHandler(dependencies) as HttpFunction,
+    registry: makeRegistryHandler(dependencies) as HttpFunction,
   };
 }

@@ -2,6 +2,7 @@
 import { fromReply, header, json, pathParameter } from '../http/api-gateway.ts';
 import { httpHandler } from '../http/middleware.ts';
 import { checkHealth, serveRepository, serveResource } from '../registry/serve.ts';
+import { serveDistribution } from '../registry/serve-images.ts';
 import type { HandlerDependencies } from './dependencies.ts';
 
 export function makeHealthHandler({ context }: HandlerDependencies) {
@@ -37,6 +38,21 @@ export function makeResourceHandler({ context }: HandlerDependencies) {
           event.pathParameters?.digest ?? '',
           pathParameter(event, 'filename'),
         ),
+      ),
+    { log: context.log },
+  );
+}
+
+/** The Docker Registry API v2 (`/v2/…`), read-only. */
+export function makeRegistryHandler({ context }: HandlerDependencies) {
+  return httpHandler(
+    async (event) =>
+      fromReply(
+        await serveDistribution(context, {
+          method: event.requestContext.http.method,
+          path: event.pathParameters?.proxy ?? '',
+          query: event.queryStringParameters ?? {},
+        }),
       ),
     { log: context.log },
   );

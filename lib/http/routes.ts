@@ -2,11 +2,11 @@
  * Every HTTP route and the function that serves it. serverless.yml declares the same routes (a
  * test keeps the two equal), and the embedded server routes requests with this table.
  */
-export type HttpFunctionName = 'health' | 'repo' | 'resource' | 'upload' | 'describe' | 'remove';
+export type HttpFunctionName = 'health' | 'repo' | 'resource' | 'upload' | 'describe' | 'remove' | 'registry';
 
 export interface Route {
   readonly functionName: HttpFunctionName;
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
 }
 
@@ -21,12 +21,23 @@ export const ROUTES: readonly Route[] = [
   { functionName: 'describe', method: 'GET', path: '/v1/packages' },
   { functionName: 'describe', method: 'GET', path: '/v1/packages/{name}/{version}' },
   { functionName: 'remove', method: 'DELETE', path: '/v1/packages/{name}/{version}' },
+  // The Docker Registry API: reads, and writes only to refuse them (405 UNSUPPORTED).
+  { functionName: 'registry', method: 'GET', path: '/v2' },
+  { functionName: 'registry', method: 'HEAD', path: '/v2' },
+  { functionName: 'registry', method: 'GET', path: '/v2/{proxy+}' },
+  { functionName: 'registry', method: 'HEAD', path: '/v2/{proxy+}' },
+  { functionName: 'registry', method: 'PUT', path: '/v2/{proxy+}' },
+  { functionName: 'registry', method: 'POST', path: '/v2/{proxy+}' },
+  { functionName: 'registry', method: 'PATCH', path: '/v2/{proxy+}' },
+  { functionName: 'registry', method: 'DELETE', path: '/v2/{proxy+}' },
 ];
 
 export const routeKey = (route: Route): string => `${route.method} ${route.path}`;
 
 /** Matches a request path against the table: the route and its (still percent-encoded) parameters. */
-export function matchRoute(method: string, path: string): { route: Route; parameters: Record<string, string> } | { methodNotAllowed: true } | undefined {
+export function matchRoute(method: string, rawPath: string): { route: Route; parameters: Record<string, string> } | { methodNotAllowed: true } | undefined {
+  // `/v2/` and `/v2` are the same route (Docker clients send the slash).
+  const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
   let pathMatched = false;
   for (const route of ROUTES) {
     const parameters = matchPath(route.path, path);
@@ -40,11 +51,19 @@ export function matchRoute(method: string, path: string): { route: Route; parame
 function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const patternSegments = pattern.split('/');
   const pathSegments = path.split('/');
-  if (patternSegments.length !== pathSegments.length) return undefined;
+  const greedy = pattern.endsWith('+}');
+  if (greedy ? pathSegments.length < patternSegments.length : patternSegments.length !== pathSegments.length) return undefined;
   const parameters: Record<string, string> = {};
   for (let index = 0; index < patternSegments.length; index++) {
     const expected = patternSegments[index]!;
     const actual = pathSegments[index]!;
+    if (expected.startsWith('{') && expected.endsWith('+}')) {
+      // Greedy: the rest of the path, one segment at least (API Gateway's {proxy+}).
+      const rest = pathSegments.slice(index).join('/');
+      if (rest === '') return undefined;
+      parameters[expected.slice(1, -2)] = rest;
+      return parameters;
+    }
     if (expected.startsWith('{') && expected.endsWith('}')) {
       if (actual === '') return undefined;
       parameters[expected.slice(1, -1)] = actual;

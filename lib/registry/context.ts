@@ -6,6 +6,8 @@ import type { Logger } from '../support/logger.ts';
 export interface RegistrySettings {
   /** Base of every URL written into the index, e.g. `https://registry.example.com` (no trailing slash). */
   readonly publicBaseUrl: string;
+  /** `host[:port]` that image references in the index name; derived from publicBaseUrl when absent. */
+  readonly dockerHost?: string;
   /** Responses larger than this are redirected to a presigned URL when the store can presign. */
   readonly maxInlineResponseBytes: number;
   /** Lifetime of presigned download URLs, in seconds. */
@@ -36,4 +38,11 @@ export interface RegistryContext {
   readonly settings: RegistrySettings;
   readonly log: Logger;
   readonly now: () => Date;
+}
+
+/** The Docker host of the index: configured, or the public host (port 443 written out for https). */
+export function dockerHostOf(settings: Pick<RegistrySettings, 'publicBaseUrl' | 'dockerHost'>): string {
+  if (settings.dockerHost) return settings.dockerHost;
+  const url = new URL(settings.publicBaseUrl);
+  return url.port ? url.host : `${url.hostname}:${url.protocol === 'https:' ? 443 : 80}`;
 }

@@ -15,6 +15,8 @@ export interface IndexFragment {
   /** Canonical metadata: original URLs. */
   readonly metadata: PackageMetadata;
   readonly resources: readonly { readonly ref: string; readonly sha256: string; readonly filename: string }[];
+  /** Image strings of the metadata, and what this registry serves them as. */
+  readonly images?: readonly { readonly ref: string; readonly repository: string; readonly tag?: string; readonly digest: string }[];
 }
 
 export interface RepositoryDocument {
@@ -28,12 +30,18 @@ export function resourceUrl(publicBaseUrl: string, coordinate: string, sha256: s
   return `${publicBaseUrl}/resource/${coordinate}/sha256:${sha256}/${encodeURIComponent(filename)}`;
 }
 
-/** The repository entry for a fragment: metadata, URLs rewritten to this registry, releaseVersion. */
-export function repositoryEntry(fragment: IndexFragment, publicBaseUrl: string): JsonObject {
+/**
+ * The repository entry for a fragment: metadata with every URL and every image reference pointing
+ * at this registry, plus releaseVersion.
+ */
+export function repositoryEntry(fragment: IndexFragment, hosts: { publicBaseUrl: string; dockerHost: string }): JsonObject {
   const entry = structuredClone(fragment.metadata) as unknown as JsonObject;
   const coordinate = encodeCoordinate(fragment);
   for (const resource of fragment.resources) {
-    setPointer(entry, resource.ref, resourceUrl(publicBaseUrl, coordinate, resource.sha256, resource.filename));
+    setPointer(entry, resource.ref, resourceUrl(hosts.publicBaseUrl, coordinate, resource.sha256, resource.filename));
+  }
+  for (const image of fragment.images ?? []) {
+    setPointer(entry, image.ref, `${hosts.dockerHost}/${image.repository}${image.tag ? `:${image.tag}` : `@${image.digest}`}`);
   }
   entry.releaseVersion = fragment.releaseVersion;
   return entry;

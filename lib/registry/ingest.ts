@@ -16,6 +16,7 @@ import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
 import { readJson, updateJson, writeJsonIf } from './json-objects.ts';
 import {
+  imageBlobKey,
   packageManifestKey,
   packageMetadataKey,
   packageRecordKey,
@@ -25,7 +26,8 @@ import {
   uploadRecordKey,
 } from './layout.ts';
 import { PackageAlreadyExistsError } from './registry-errors.ts';
-import type { PackageRecord, UploadRecord } from './records.ts';
+import type { PackageRecord, PublishedImage, UploadRecord } from './records.ts';
+import type { ManifestImage } from '../bundle/bundle-layout.ts';
 import { openStoredObject } from './store-byte-source.ts';
 
 export type IngestOutcome =
@@ -107,6 +109,8 @@ async function stagePackage(
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const contentDigest = sha256(Buffer.concat([Buffer.from(sha256(metadataBytes)), Buffer.from(sha256(manifestBytes))]));
   const resources = [...bundle.resources.keys()].sort();
+  const imageBlobs = [...bundle.imageBlobs.keys()].sort();
+  const images = uniqueImages(manifest.images);
 
   const existing = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
   if (existing && existing.value.status !== 'Failed') {
@@ -120,8 +124,9 @@ async function stagePackage(
 
   // Reference markers first: a concurrent removal of another package that shares a file sees
   // them and keeps the file.
-  for (const digest of resources) await context.store.put(resourceReferenceKey(digest, coordinate), new Uint8Array(0));
-  for (const digest of resources) await copyResource(context, bundle, digest);
+  for (const digest of [...resources, ...imageBlobs]) await context.store.put(resourceReferenceKey(digest, coordinate), new Uint8Array(0));
+  for (const digest of resources) await copyContent(context, bundle, 'resource', digest);
+  for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest);
   await context.store.put(packageMetadataKey(coordinate), metadataBytes, { contentType: 'application/json' });
   await context.store.put(packageManifestKey(coordinate), manifestBytes, { contentType: 'application/json' });
 
@@ -135,6 +140,8 @@ async function stagePackage(
     contentDigest,
     uploadId,
     resources,
+    imageBlobs,
+    images,
     addedAt: now,
     updatedAt: now,
     error: null,
@@ -151,22 +158,39 @@ async function stagePackage(
   return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: false };
 }
 
-/** Copies one verified resource to its content address, unless it is already there. */
-async function copyResource(context: RegistryContext, bundle: Bundle, digest: string): Promise<void> {
-  const key = resourceKey(digest);
+/** The tags a bundle publishes: one per repository and tag (an image referenced twice counts once). */
+function uniqueImages(images: readonly ManifestImage[]): PublishedImage[] {
+  const byName = new Map<string, PublishedImage>();
+  for (const image of images) {
+    byName.set(`${image.repository}:${image.tag ?? image.digest}`, {
+      repository: image.repository,
+      ...(image.tag ? { tag: image.tag } : {}),
+      digest: image.digest,
+      mediaType: image.mediaType,
+    });
+  }
+  return [...byName.values()];
+}
+
+/** Copies one verified resource or image blob to its content address, unless it is already there. */
+async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'resource' | 'image-blob', digest: string): Promise<void> {
+  const key = kind === 'resource' ? resourceKey(digest) : imageBlobKey(digest);
   const present = await context.store.head(key);
-  const content = bundle.resources.get(digest)!;
+  const content = (kind === 'resource' ? bundle.resources : bundle.imageBlobs).get(digest)!;
   if (present && present.size === content.size) return;
-  const entry = bundle.manifest.resources.find((resource) => resource.sha256 === digest)!;
+  const contentType =
+    kind === 'resource'
+      ? bundle.manifest.resources.find((resource) => resource.sha256 === digest)!.contentType
+      : (bundle.manifestTypes.get(digest) ?? 'application/octet-stream');
   const hash = createHash('sha256');
   async function* hashed(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of bundle.resourceStream(digest)) {
+    for await (const chunk of kind === 'resource' ? bundle.resourceStream(digest) : bundle.imageBlobStream(digest)) {
       hash.update(chunk);
       yield chunk;
     }
   }
   try {
-    await context.store.put(key, hashed(), { contentType: entry.contentType, contentLength: content.size, ifNoneMatch: '*' });
+    await context.store.put(key, hashed(), { contentType, contentLength: content.size, ifNoneMatch: '*' });
   } catch (error) {
     if (error instanceof PreconditionFailedError) return; // written meanwhile by another ingest
     throw error;
@@ -175,7 +199,7 @@ async function copyResource(context: RegistryContext, bundle: Bundle, digest: st
   if (actual !== digest) {
     // Verified moments ago; a difference now means the upload changed under us.
     await context.store.delete(key);
-    throw new InvalidBundleError('DigestMismatch', `resource sha256:${digest} changed while it was copied`, { sha256: digest });
+    throw new InvalidBundleError('DigestMismatch', `${kind} sha256:${digest} changed while it was copied`, { sha256: digest });
   }
 }
 

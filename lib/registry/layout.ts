@@ -12,6 +12,12 @@
  *   index/fragments/<coord>.json          index fragment: entry + releaseVersion + resource map
  *   index/release-versions/<name>.json    highest releaseVersion given to a package name
  *   index/repo.json.gz                    the published repository (v5, gzip)
+ *   docker/blobs/sha256/<hex>             image layers, configs and manifests (content-addressed)
+ *   docker/repositories/<repo>/_tags/<tag> a copy of the manifest the tag names (one read per pull)
+ *   docker/repositories/<repo>/_tags.json  the repository's tag list, precomputed
+ *                                         (no repository component starts with '_': no clash)
+ *   docker/catalog.json                   the repository list, precomputed
+ *   refs/tags/<repo>/@<tag>/<coord>       "package <coord> publishes this tag" markers
  *
  * `<coord>` is the base32 package coordinate of spec §4.4: file- and URL-safe.
  */
@@ -35,6 +41,12 @@ export const packageManifestKey = (coordinate: string): string => `${PACKAGES_PR
 export const resourceKey = (sha256: string): string => `resources/sha256/${sha256}`;
 export const resourceReferencePrefix = (sha256: string): string => `refs/sha256/${sha256}/`;
 export const resourceReferenceKey = (sha256: string, coordinate: string): string => `${resourceReferencePrefix(sha256)}${coordinate}`;
+export const imageBlobKey = (sha256: string): string => `docker/blobs/sha256/${sha256}`;
+export const tagKey = (repository: string, tag: string): string => `docker/repositories/${repository}/_tags/${tag}`;
+export const tagListKey = (repository: string): string => `docker/repositories/${repository}/_tags.json`;
+export const CATALOG_KEY = 'docker/catalog.json';
+export const tagOwnersPrefix = (repository: string, tag: string): string => `refs/tags/${repository}/@${tag}/`;
+export const tagOwnerKey = (repository: string, tag: string, coordinate: string): string => `${tagOwnersPrefix(repository, tag)}${coordinate}`;
 export const fragmentKey = (coordinate: string): string => `${FRAGMENTS_PREFIX}${coordinate}.json`;
 export const releaseCounterKey = (name: string): string => `index/release-versions/${name}.json`;
 

@@ -12,10 +12,12 @@ import type { RegistryJob } from '../ports/job-queue.ts';
 import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { JsonObject, PackageMetadata } from '../universe/package-model.ts';
 import type { BundleManifest } from '../bundle/bundle-layout.ts';
-import type { RegistryContext } from './context.ts';
+import { dockerHostOf, type RegistryContext } from './context.ts';
+import { publishTags, unpublishTags } from './image-tags.ts';
 import { repositoryEntry, type IndexFragment } from './index-document.ts';
 import { listAllKeys, readJson, updateJson, writeJson } from './json-objects.ts';
 import {
+  imageBlobKey,
   INDEX_KEY,
   FRAGMENTS_PREFIX,
   fragmentKey,
@@ -56,6 +58,9 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     for (const digest of record.value.resources) {
       if (!(await context.store.head(resourceKey(digest)))) throw new ResourceMissingError(digest);
     }
+    for (const digest of record.value.imageBlobs ?? []) {
+      if (!(await context.store.head(imageBlobKey(digest)))) throw new ResourceMissingError(digest);
+    }
     const releaseVersion = record.value.releaseVersion ?? (await allocateReleaseVersion(context, name));
     const withRelease = await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
       current && current.contentDigest === contentDigest && current.releaseVersion === null ? { ...current, releaseVersion } : undefined,
@@ -70,20 +75,23 @@ export async function publishPackage(context: RegistryContext, name: string, ver
       contentDigest,
       metadata,
       resources: manifest.resources.map(({ ref, sha256, filename }) => ({ ref, sha256, filename })),
+      images: manifest.images.map(({ ref, repository, tag, digest }) => ({ ref, repository, ...(tag ? { tag } : {}), digest })),
     };
     await writeJson(context.store, fragmentKey(coordinate), fragment);
+    // Tags before the index: /repo never names an image that /v2/ cannot serve.
+    await publishTags(context, coordinate, record.value.images ?? []);
     const published = await context.store.head(INDEX_KEY);
-    const publishedBase = published?.metadata[INDEX_METADATA.publicBaseUrl];
-    if (published && publishedBase !== context.settings.publicBaseUrl) {
-      // The public URL changed since the index was written: every entry needs new URLs.
+    const hosts = hostsOf(context);
+    if (published && (published.metadata[INDEX_METADATA.publicBaseUrl] !== hosts.publicBaseUrl || published.metadata[INDEX_METADATA.dockerHost] !== hosts.dockerHost)) {
+      // The public URL or Docker host changed since the index was written: every entry needs new references.
       await reindex(context);
       await markAdded(context, coordinate, contentDigest);
       return;
     }
-    const entry = repositoryEntry(fragment, context.settings.publicBaseUrl);
+    const entry = repositoryEntry(fragment, hosts);
     const { entries } = await updatePublishedIndex(
       context.store,
-      context.settings.publicBaseUrl,
+      hosts,
       (current) => [...current.filter((existing) => !sameEntry(existing, name, version)), entry],
       // The other entries were validated when they were published; check the new one.
       { validate: () => [entry] },
@@ -100,6 +108,10 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     );
     log.warn('package failed to publish', { type: error.type, reason: error.message });
   }
+}
+
+function hostsOf(context: RegistryContext): { publicBaseUrl: string; dockerHost: string } {
+  return { publicBaseUrl: context.settings.publicBaseUrl, dockerHost: dockerHostOf(context.settings) };
 }
 
 async function markAdded(context: RegistryContext, coordinate: string, contentDigest: string): Promise<void> {
@@ -129,13 +141,18 @@ export async function removePackage(context: RegistryContext, name: string, vers
   const record = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
   if (!record || record.value.status !== 'Removing') return;
   // Out of the index first: from here on no client is sent to the files about to go.
-  await updatePublishedIndex(context.store, context.settings.publicBaseUrl, (current) =>
+  await updatePublishedIndex(context.store, hostsOf(context), (current) =>
     current.filter((entry) => !sameEntry(entry, name, version)), { validate: () => [] });
   await context.store.delete(fragmentKey(coordinate));
-  for (const digest of record.value.resources) {
-    await context.store.delete(resourceReferenceKey(digest, coordinate));
+  await unpublishTags(context, coordinate, record.value.images ?? []);
+  const contents = [
+    ...record.value.resources.map((digest) => ({ digest, key: resourceKey(digest) })),
+    ...(record.value.imageBlobs ?? []).map((digest) => ({ digest, key: imageBlobKey(digest) })),
+  ];
+  for (const { digest } of contents) await context.store.delete(resourceReferenceKey(digest, coordinate));
+  for (const { digest, key } of contents) {
     const others = await context.store.list(resourceReferencePrefix(digest), { limit: 1 });
-    if (others.objects.length === 0) await context.store.delete(resourceKey(digest));
+    if (others.objects.length === 0) await context.store.delete(key);
   }
   await context.store.delete(packageMetadataKey(coordinate));
   await context.store.delete(packageManifestKey(coordinate));
@@ -151,7 +168,7 @@ export async function reindex(context: RegistryContext): Promise<void> {
     const batch = await Promise.all(keys.slice(start, start + 32).map((key) => readJson<IndexFragment>(context.store, key)));
     for (const fragment of batch) if (fragment) fragments.push(fragment.value);
   }
-  const { entries } = await updatePublishedIndex(context.store, context.settings.publicBaseUrl, () =>
-    fragments.map((fragment) => repositoryEntry(fragment, context.settings.publicBaseUrl)));
+  const { entries } = await updatePublishedIndex(context.store, hostsOf(context), () =>
+    fragments.map((fragment) => repositoryEntry(fragment, hostsOf(context))));
   context.log.info('index rebuilt', { entries });
 }

@@ -20,6 +20,14 @@ export interface UploadRecord {
   readonly updatedAt: string;
 }
 
+export interface PublishedImage {
+  readonly repository: string;
+  readonly tag?: string;
+  /** Digest and media type of the manifest the tag names. */
+  readonly digest: string;
+  readonly mediaType: string;
+}
+
 export type PackageStatus = 'Processing' | 'Added' | 'Failed' | 'Removing';
 
 export interface PackageRecord {
@@ -32,6 +40,9 @@ export interface PackageRecord {
   readonly contentDigest: string;
   readonly uploadId: string;
   readonly resources: readonly string[];
+  /** Docker image blobs (sha256 hex) and the tags the package publishes. */
+  readonly imageBlobs?: readonly string[];
+  readonly images?: readonly PublishedImage[];
   readonly addedAt: string;
   readonly updatedAt: string;
   readonly error: ErrorEnvelope | null;

@@ -17,7 +17,7 @@ export interface PublishedIndex {
 }
 
 /** Object metadata of the index, so health and /repo can answer without parsing the document. */
-export const INDEX_METADATA = { entries: 'entries', maxMinDcos: 'max-min-dcos', publicBaseUrl: 'public-base-url' } as const;
+export const INDEX_METADATA = { entries: 'entries', maxMinDcos: 'max-min-dcos', publicBaseUrl: 'public-base-url', dockerHost: 'docker-host' } as const;
 
 export async function readPublishedIndex(store: ObjectStore): Promise<PublishedIndex | undefined> {
   try {
@@ -37,7 +37,7 @@ export async function readPublishedIndex(store: ObjectStore): Promise<PublishedI
  */
 export async function updatePublishedIndex(
   store: ObjectStore,
-  publicBaseUrl: string,
+  hosts: { readonly publicBaseUrl: string; readonly dockerHost: string },
   change: (entries: JsonObject[], current: PublishedIndex | undefined) => JsonObject[],
   options: { validate: 'all' | ((entries: readonly JsonObject[]) => readonly JsonObject[]) } = { validate: 'all' },
 ): Promise<{ entries: number }> {
@@ -57,7 +57,8 @@ export async function updatePublishedIndex(
         metadata: {
           [INDEX_METADATA.entries]: String(entries.length),
           [INDEX_METADATA.maxMinDcos]: highestMinDcos(entries),
-          [INDEX_METADATA.publicBaseUrl]: publicBaseUrl,
+          [INDEX_METADATA.publicBaseUrl]: hosts.publicBaseUrl,
+          [INDEX_METADATA.dockerHost]: hosts.dockerHost,
         },
         ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
       });

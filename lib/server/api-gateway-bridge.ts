@@ -15,6 +15,7 @@ export function toApiGatewayEvent(
   pathParameters: Record<string, string>,
   body: Buffer,
 ): APIGatewayProxyEventV2 {
+  const method = route.method;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
@@ -37,7 +38,8 @@ export function toApiGatewayEvent(
       domainName: headers.host ?? 'localhost',
       domainPrefix: (headers.host ?? 'localhost').split('.')[0] ?? 'localhost',
       http: {
-        method: request.method ?? 'GET',
+        // The route's method: a HEAD served by a GET route reaches its handler as a GET.
+        method,
         path: url.pathname,
         protocol: `HTTP/${request.httpVersion}`,
         sourceIp: request.socket.remoteAddress ?? '',
@@ -74,7 +76,8 @@ export function writeApiGatewayResult(response: ServerResponse, result: APIGatew
   const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
   const headers: Record<string, string | number> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
-  headers['content-length'] = body.length;
+  // An empty body may come with the length of the body a HEAD answer does not send.
+  if (headers['content-length'] === undefined || body.length > 0) headers['content-length'] = body.length;
   response.writeHead(result.statusCode ?? 200, headers);
   response.end(headOnly ? undefined : body);
 }

@@ -21,9 +21,15 @@ const MAX_JSON_BODY = 1024 * 1024;
 export function httpFront(functions: Record<HttpFunctionName, HttpFunction>, log: Logger, storeRequests?: StoreRequestHandler): RequestListener {
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://front');
-    const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET');
-    if (storeRequests && url.pathname.startsWith(STORE_PATH_PREFIX)) return storeRequests(request, response, url, method);
-    const matched = matchRoute(method, url.pathname);
+    const requested = request.method ?? 'GET';
+    if (storeRequests && url.pathname.startsWith(STORE_PATH_PREFIX)) return storeRequests(request, response, url, requested === 'HEAD' ? 'GET' : requested);
+    // HEAD goes to a HEAD route where one exists (/v2), else to the GET route with the body dropped.
+    let method = requested;
+    let matched = matchRoute(method, url.pathname);
+    if (requested === 'HEAD' && (!matched || 'methodNotAllowed' in matched)) {
+      method = 'GET';
+      matched = matchRoute(method, url.pathname);
+    }
     if (!matched || 'methodNotAllowed' in matched) {
       const status = matched ? 405 : 404;
       response.writeHead(status, { 'content-type': ERROR_MEDIA_TYPE });
@@ -36,7 +42,7 @@ export function httpFront(functions: Record<HttpFunctionName, HttpFunction>, log
       );
       return;
     }
-    const body = method === 'GET' ? Buffer.alloc(0) : await readBody(request, MAX_JSON_BODY);
+    const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(request, MAX_JSON_BODY);
     const event = toApiGatewayEvent(request, url, matched.route, matched.parameters, body);
     const result = await functions[matched.route.functionName](event, lambdaContext(matched.route.functionName));
     writeApiGatewayResult(response, result, request.method === 'HEAD');

@@ -73,6 +73,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     get publicBaseUrl() {
       return baseUrl;
     },
+    ...(config.dockerHost ? { dockerHost: config.dockerHost } : {}),
   };
   const context: RegistryContext = { store, queue, settings, log, now: () => new Date() };
   const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ROUTES, routeKey } from '../../lib/http/routes.ts';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-const FUNCTIONS = ['health', 'repo', 'resource', 'upload', 'describe', 'remove', 'unpack', 'indexer'];
+const FUNCTIONS = ['health', 'repo', 'resource', 'registry', 'upload', 'describe', 'remove', 'unpack', 'indexer'];
 
 interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;

@@ -11,6 +11,14 @@ import { gzipSync } from 'node:zlib';
 
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** Media types of an image in Docker's format or OCI's. */
+const FORMATS = {
+  docker: { manifest: DOCKER_MANIFEST, list: DOCKER_LIST, config: 'application/vnd.docker.container.image.v1+json', layer: 'application/vnd.docker.image.rootfs.diff.tar.gzip' },
+  oci: { manifest: OCI_MANIFEST, list: OCI_INDEX, config: 'application/vnd.oci.image.config.v1+json', layer: 'application/vnd.oci.image.layer.v1.tar+gzip' },
+} as const;
 
 export interface GeneratedImage {
   readonly manifestDigest: string;
@@ -23,7 +31,11 @@ export interface SourceRegistry {
   readonly host: string;
   readonly requests: string[];
   /** Adds `<name>:<tag>`: a single image, or a list of amd64 and arm64 images. */
-  addImage(name: string, tag: string, options?: { layers?: number; layerBytes?: number; list?: boolean; private?: boolean }): { top: { digest: string; mediaType: string }; amd64: GeneratedImage };
+  addImage(
+    name: string,
+    tag: string,
+    options?: { layers?: number; layerBytes?: number; list?: boolean; private?: boolean; format?: 'docker' | 'oci' },
+  ): { top: { digest: string; mediaType: string }; amd64: GeneratedImage };
   /** Makes the registry serve wrong bytes for this blob (digest mismatch tests). */
   corruptBlob(digest: string): void;
   close(): Promise<void>;
@@ -61,7 +73,8 @@ export async function startSourceRegistry(): Promise<SourceRegistry> {
   const requests: string[] = [];
   let host = '';
 
-  const generate = (architecture: string, layers: number, layerBytes: number): GeneratedImage => {
+  const generate = (architecture: string, layers: number, layerBytes: number, format: keyof typeof FORMATS): GeneratedImage => {
+    const types = FORMATS[format];
     const layerBlobs: Buffer[] = [];
     const diffIds: string[] = [];
     for (let index = 0; index < layers; index++) {
@@ -73,13 +86,13 @@ export async function startSourceRegistry(): Promise<SourceRegistry> {
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
-        mediaType: DOCKER_MANIFEST,
-        config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha(config) },
-        layers: layerBlobs.map((blob) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: blob.length, digest: sha(blob) })),
+        mediaType: types.manifest,
+        config: { mediaType: types.config, size: config.length, digest: sha(config) },
+        layers: layerBlobs.map((blob) => ({ mediaType: types.layer, size: blob.length, digest: sha(blob) })),
       }),
     );
     for (const blob of [config, ...layerBlobs]) blobs.set(sha(blob), blob);
-    manifests.set(sha(manifest), { bytes: manifest, mediaType: DOCKER_MANIFEST });
+    manifests.set(sha(manifest), { bytes: manifest, mediaType: types.manifest });
     return { manifestDigest: sha(manifest), manifest, configDigest: sha(config), layerDigests: layerBlobs.map(sha) };
   };
 
@@ -145,25 +158,27 @@ export async function startSourceRegistry(): Promise<SourceRegistry> {
     requests,
     addImage(name, tag, options = {}) {
       if (options.private) privateRepositories.add(name);
-      const amd64 = generate('amd64', options.layers ?? 3, options.layerBytes ?? 4096);
+      const format = options.format ?? 'docker';
+      const types = FORMATS[format];
+      const amd64 = generate('amd64', options.layers ?? 3, options.layerBytes ?? 4096, format);
       if (!options.list) {
         tags.set(`${name}:${tag}`, amd64.manifestDigest);
-        return { top: { digest: amd64.manifestDigest, mediaType: DOCKER_MANIFEST }, amd64 };
+        return { top: { digest: amd64.manifestDigest, mediaType: types.manifest }, amd64 };
       }
-      const arm64 = generate('arm64', 2, 2048);
+      const arm64 = generate('arm64', 2, 2048, format);
       const list = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
-          mediaType: DOCKER_LIST,
+          mediaType: types.list,
           manifests: [
-            { mediaType: DOCKER_MANIFEST, size: arm64.manifest.length, digest: arm64.manifestDigest, platform: { architecture: 'arm64', os: 'linux' } },
-            { mediaType: DOCKER_MANIFEST, size: amd64.manifest.length, digest: amd64.manifestDigest, platform: { architecture: 'amd64', os: 'linux' } },
+            { mediaType: types.manifest, size: arm64.manifest.length, digest: arm64.manifestDigest, platform: { architecture: 'arm64', os: 'linux' } },
+            { mediaType: types.manifest, size: amd64.manifest.length, digest: amd64.manifestDigest, platform: { architecture: 'amd64', os: 'linux' } },
           ],
         }),
       );
-      manifests.set(sha(list), { bytes: list, mediaType: DOCKER_LIST });
+      manifests.set(sha(list), { bytes: list, mediaType: types.list });
       tags.set(`${name}:${tag}`, sha(list));
-      return { top: { digest: sha(list), mediaType: DOCKER_LIST }, amd64 };
+      return { top: { digest: sha(list), mediaType: types.list }, amd64 };
     },
     corruptBlob(digest) {
       const blob = blobs.get(digest);

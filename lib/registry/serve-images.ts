@@ -1,0 +1,181 @@
+/**
+ * The read-only Docker Registry HTTP API v2 (`/v2/`), what every agent's Docker pulls from.
+ * One storage read per request on the common paths (tag → manifest copy; digest → blob), no
+ * listing: tag lists and the catalog are precomputed at publication. Errors use the distribution
+ * spec's codes; every write method answers 405 UNSUPPORTED.
+ */
+import { isRepositoryName, isTag } from '../images/image-reference.ts';
+import { ALL_MANIFESTS } from '../images/media-types.ts';
+import { ObjectNotFoundError, readAllBytes, type StoredObject } from '../ports/object-store.ts';
+import type { RegistryContext } from './context.ts';
+import type { Catalog, TagList } from './image-tags.ts';
+import { readJson } from './json-objects.ts';
+import { CATALOG_KEY, imageBlobKey, tagKey, tagListKey } from './layout.ts';
+import type { Reply } from './serve.ts';
+
+export const API_VERSION_HEADER = { 'docker-distribution-api-version': 'registry/2.0' };
+
+export type DistributionErrorCode = 'NAME_UNKNOWN' | 'NAME_INVALID' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_INVALID' | 'TAG_INVALID' | 'UNSUPPORTED' | 'PAGINATION_NUMBER_INVALID';
+
+export class DistributionError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: DistributionErrorCode,
+    message: string,
+    readonly detail: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DistributionError';
+  }
+
+  toReply(): Reply {
+    return {
+      kind: 'body',
+      status: this.status,
+      headers: { ...API_VERSION_HEADER, 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ errors: [{ code: this.code, message: this.message, detail: this.detail }] })),
+    };
+  }
+}
+
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+
+type Route =
+  | { readonly kind: 'base' }
+  | { readonly kind: 'catalog' }
+  | { readonly kind: 'manifest'; readonly name: string; readonly reference: string }
+  | { readonly kind: 'blob'; readonly name: string; readonly digest: string }
+  | { readonly kind: 'tags'; readonly name: string };
+
+/** What `/v2/<path>` asks for; names may have several segments. */
+export function parseDistributionPath(path: string): Route {
+  if (path === '' || path === '/') return { kind: 'base' };
+  if (path === '_catalog') return { kind: 'catalog' };
+  const match = /^(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path) ?? /^(.+)\/(tags)\/(list)$/.exec(path);
+  if (!match) throw new DistributionError(404, 'NAME_UNKNOWN', 'repository name not known to registry', { path });
+  const [, name, kind, reference] = match as unknown as [string, string, string, string];
+  if (!isRepositoryName(name)) throw new DistributionError(400, 'NAME_INVALID', 'invalid repository name', { name });
+  if (kind === 'tags') return { kind: 'tags', name };
+  if (kind === 'blobs') {
+    if (!DIGEST.test(reference)) throw new DistributionError(400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { digest: reference });
+    return { kind: 'blob', name, digest: reference };
+  }
+  if (!DIGEST.test(reference) && !isTag(reference)) throw new DistributionError(400, 'TAG_INVALID', 'manifest tag did not match URI', { reference });
+  return { kind: 'manifest', name, reference };
+}
+
+export interface DistributionRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string | undefined>>;
+}
+
+export async function serveDistribution(context: RegistryContext, request: DistributionRequest): Promise<Reply> {
+  try {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      throw new DistributionError(405, 'UNSUPPORTED', 'this registry is read-only: push packages with dcos-registry add', { method: request.method });
+    }
+    const route = parseDistributionPath(request.path);
+    const head = request.method === 'HEAD';
+    switch (route.kind) {
+      case 'base':
+        return json(200, {});
+      case 'catalog': {
+        const catalog = (await readJson<Catalog>(context.store, CATALOG_KEY))?.value ?? { repositories: [] };
+        return paginated(request, catalog.repositories, 'repositories', (page) => ({ repositories: page }), '/v2/_catalog');
+      }
+      case 'tags': {
+        const list = await readJson<TagList>(context.store, tagListKey(route.name));
+        if (!list) throw nameUnknown(route.name);
+        return paginated(request, list.value.tags, 'tags', (page) => ({ name: route.name, tags: page }), `/v2/${route.name}/tags/list`);
+      }
+      case 'manifest':
+        return await serveManifest(context, route.name, route.reference, head);
+      case 'blob':
+        return await serveBlob(context, route.name, route.digest, head);
+    }
+  } catch (error) {
+    if (error instanceof DistributionError) return error.toReply();
+    throw error;
+  }
+}
+
+async function serveManifest(context: RegistryContext, name: string, reference: string, head: boolean): Promise<Reply> {
+  const byDigest = DIGEST.exec(reference);
+  const object = await getOrUndefined(context, byDigest ? imageBlobKey(byDigest[1]!) : tagKey(name, reference));
+  if (!object || !ALL_MANIFESTS.includes(object.contentType ?? '')) {
+    if (object) await destroy(object);
+    // Tell an unknown repository from an unknown tag (only on this error path: a second read).
+    if (!(await context.store.head(tagListKey(name)))) throw nameUnknown(name);
+    throw new DistributionError(404, 'MANIFEST_UNKNOWN', 'manifest unknown', byDigest ? { Digest: reference } : { Tag: reference });
+  }
+  const digest = byDigest ? reference : (object.metadata.digest ?? '');
+  const headers = { ...API_VERSION_HEADER, 'content-type': object.contentType!, 'docker-content-digest': digest, etag: `"${digest}"`, 'content-length': String(object.size) };
+  if (head) {
+    await destroy(object);
+    return { kind: 'body', status: 200, headers, body: Buffer.alloc(0) };
+  }
+  return { kind: 'body', status: 200, headers, body: await readAllBytes(object.body) };
+}
+
+async function serveBlob(context: RegistryContext, name: string, digest: string, head: boolean): Promise<Reply> {
+  const hex = DIGEST.exec(digest)![1]!;
+  const object = await getOrUndefined(context, imageBlobKey(hex));
+  if (!object) throw new DistributionError(404, 'BLOB_UNKNOWN', 'blob unknown to registry', { digest, name });
+  const headers = { ...API_VERSION_HEADER, 'content-type': 'application/octet-stream', 'docker-content-digest': digest, etag: `"${digest}"`, 'content-length': String(object.size) };
+  if (head) {
+    await destroy(object);
+    return { kind: 'body', status: 200, headers, body: Buffer.alloc(0) };
+  }
+  if (object.size > context.settings.maxInlineResponseBytes) {
+    // The URL must outlive a slow pull of the largest layer: the download lifetime (6 h default).
+    const location = await context.store.presign('GET', imageBlobKey(hex), {
+      expiresIn: context.settings.downloadUrlLifetimeSeconds,
+      responseContentType: 'application/octet-stream',
+    });
+    if (location) {
+      await destroy(object);
+      return { kind: 'redirect', location, headers: { ...API_VERSION_HEADER, 'docker-content-digest': digest } };
+    }
+  }
+  return { kind: 'body', status: 200, headers, body: await readAllBytes(object.body) };
+}
+
+function paginated<T extends string>(
+  request: DistributionRequest,
+  items: readonly T[],
+  _label: string,
+  shape: (page: readonly T[]) => unknown,
+  path: string,
+): Reply {
+  const last = request.query.last;
+  const after = last === undefined ? items : items.filter((item) => item > last);
+  const rawN = request.query.n;
+  if (rawN === undefined) return json(200, shape(after));
+  const n = Number(rawN);
+  if (!Number.isInteger(n) || n < 0) throw new DistributionError(400, 'PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n: rawN });
+  const page = after.slice(0, n);
+  const more = after.length > n && page.length > 0;
+  return json(200, shape(page), more ? { link: `<${path}?n=${n}&last=${encodeURIComponent(page[page.length - 1]!)}>; rel="next"` } : {});
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Reply {
+  return { kind: 'body', status, headers: { ...API_VERSION_HEADER, 'content-type': 'application/json', ...headers }, body: Buffer.from(JSON.stringify(body)) };
+}
+
+function nameUnknown(name: string): DistributionError {
+  return new DistributionError(404, 'NAME_UNKNOWN', 'repository name not known to registry', { name });
+}
+
+async function getOrUndefined(context: RegistryContext, key: string): Promise<StoredObject | undefined> {
+  try {
+    return await context.store.get(key);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+async function destroy(object: StoredObject): Promise<void> {
+  (object.body as unknown as { destroy?: () => void }).destroy?.();
+}

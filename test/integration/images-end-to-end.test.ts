@@ -1,0 +1,122 @@
+/**
+ * Images end to end on the embedded registry: a source registry (token auth, a manifest list)
+ * → `build` (no Docker daemon) → `add` → /repo names the images on this registry → Debian's
+ * skopeo pulls them from /v2/ with the source's manifest digests → remove → gone.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runBuiltCli } from '../helpers/cli.ts';
+import { startEmbeddedRegistry } from '../helpers/embedded-registry.ts';
+import type { RegistryUnderTest } from '../helpers/registry-under-test.ts';
+import { storedKeys } from '../helpers/registry-under-test.ts';
+import { fetchRepository } from '../helpers/repository-checks.ts';
+import { skopeo } from '../helpers/skopeo.ts';
+import { startSourceRegistry, type SourceRegistry } from '../helpers/source-registry.ts';
+
+describe('Docker images: build → add → /v2/ → skopeo', () => {
+  let source: SourceRegistry;
+  let registry: RegistryUnderTest;
+  let work: string;
+  let listed: ReturnType<SourceRegistry['addImage']>;
+  let single: ReturnType<SourceRegistry['addImage']>;
+  let registryHost: string;
+  const cli = (args: string[]) => runBuiltCli([...args, `--url=${registry.url}`], { env: { DCOS_REGISTRY_TOKEN: registry.token } });
+
+  before(async () => {
+    source = await startSourceRegistry();
+    // OCI format: skopeo keeps OCI manifests as they are in an OCI layout, so digests compare.
+    listed = source.addImage('mesosphere/app', '1.0', { list: true, layers: 3, layerBytes: 64 * 1024, format: 'oci' });
+    single = source.addImage('team/tools/cli', '2', { layers: 2 });
+    registry = await startEmbeddedRegistry();
+    registryHost = new URL(registry.url).host;
+    work = await mkdtemp(join(tmpdir(), 'images-e2e-'));
+    const definition = join(work, 'images.json');
+    await writeFile(
+      definition,
+      JSON.stringify({
+        packagingVersion: '4.0', name: 'with-images', version: '1.0.0', maintainer: 'ops@example.com', description: 'images', tags: ['test'],
+        marathon: { v2AppMustacheTemplate: Buffer.from('{"id":"app","container":{"docker":{"image":"{{resource.assets.container.docker.app}}"}}}').toString('base64') },
+        resource: { assets: { container: { docker: { app: 'mesosphere/app:1.0', cli: `docker.io/team/tools/cli:2` } } } },
+      }),
+    );
+    const build = await runBuiltCli(['build', `--build-definition-file=${definition}`, `--output-directory=${work}`, `--registry-mirror=docker.io=${source.host}`]);
+    assert.equal(build.code, 0, build.stderr);
+    const add = await cli(['add', `--dcos-file=${join(work, 'with-images-1.0.0.dcos')}`, '--wait']);
+    assert.equal(add.code, 0, add.stderr);
+    await registry.settled();
+  });
+  after(async () => {
+    await registry?.close();
+    await source?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('names the images on this registry in /repo', async () => {
+    const { packages } = await fetchRepository(registry.url);
+    const docker = (packages.find((pkg) => pkg.name === 'with-images')!.resource as { assets: { container: { docker: Record<string, string> } } }).assets.container.docker;
+    assert.deepEqual(docker, { app: `${registryHost}/mesosphere/app:1.0`, cli: `${registryHost}/team/tools/cli:2` });
+  });
+
+  it('serves the Registry API v2: base, catalog, tags, manifests with digests, OCI errors, no writes', async () => {
+    const base = await fetch(`${registry.url}/v2/`);
+    assert.equal(base.status, 200);
+    assert.equal(base.headers.get('docker-distribution-api-version'), 'registry/2.0');
+    assert.deepEqual(await (await fetch(`${registry.url}/v2/_catalog`)).json(), { repositories: ['mesosphere/app', 'team/tools/cli'] });
+    const page = await fetch(`${registry.url}/v2/_catalog?n=1`);
+    assert.deepEqual(await page.json(), { repositories: ['mesosphere/app'] });
+    assert.equal(page.headers.get('link'), '</v2/_catalog?n=1&last=mesosphere%2Fapp>; rel="next"');
+    assert.deepEqual(await (await fetch(`${registry.url}/v2/_catalog?n=1&last=mesosphere%2Fapp`)).json(), { repositories: ['team/tools/cli'] });
+    assert.deepEqual(await (await fetch(`${registry.url}/v2/team/tools/cli/tags/list`)).json(), { name: 'team/tools/cli', tags: ['2'] });
+
+    const manifest = await fetch(`${registry.url}/v2/mesosphere/app/manifests/1.0`, { headers: { accept: 'application/vnd.docker.distribution.manifest.list.v2+json' } });
+    assert.equal(manifest.status, 200);
+    assert.equal(manifest.headers.get('content-type'), 'application/vnd.oci.image.index.v1+json');
+    assert.equal(manifest.headers.get('docker-content-digest'), listed.top.digest);
+    const head = await fetch(`${registry.url}/v2/mesosphere/app/manifests/${listed.amd64.manifestDigest}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('docker-content-digest'), listed.amd64.manifestDigest);
+    assert.equal(Number(head.headers.get('content-length')), listed.amd64.manifest.length);
+    const blobHead = await fetch(`${registry.url}/v2/mesosphere/app/blobs/${listed.amd64.layerDigests[0]}`, { method: 'HEAD' });
+    assert.equal(blobHead.status, 200);
+    assert.equal(Number(blobHead.headers.get('content-length')) > 64 * 1024 / 2, true);
+
+    const errors = async (url: string, init?: RequestInit) => {
+      const response = await fetch(`${registry.url}${url}`, init);
+      return [response.status, ((await response.json()) as { errors: { code: string }[] }).errors[0]!.code];
+    };
+    assert.deepEqual(await errors('/v2/unknown/repo/manifests/1'), [404, 'NAME_UNKNOWN']);
+    assert.deepEqual(await errors('/v2/mesosphere/app/manifests/9.9'), [404, 'MANIFEST_UNKNOWN']);
+    assert.deepEqual(await errors(`/v2/mesosphere/app/blobs/sha256:${'0'.repeat(64)}`), [404, 'BLOB_UNKNOWN']);
+    assert.deepEqual(await errors('/v2/Bad/Name/manifests/1'), [400, 'NAME_INVALID']);
+    assert.deepEqual(await errors('/v2/mesosphere/app/manifests/1.0', { method: 'PUT', body: '{}' }), [405, 'UNSUPPORTED']);
+    assert.deepEqual(await errors('/v2/mesosphere/app/blobs/uploads/', { method: 'POST' }), [405, 'UNSUPPORTED']);
+  });
+
+  it('lets skopeo pull both images with the manifest digests of the source', async () => {
+    // An OCI image into an OCI layout: the linux/amd64 manifest of the list, digest for digest.
+    const layout = join(work, 'oci-app');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${registryHost}/mesosphere/app:1.0`, `oci:${layout}:1.0`]);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    assert.equal(index.manifests[0]?.digest, listed.amd64.manifestDigest);
+    // A Docker-format image (an OCI layout would convert it): copied as it is, into a directory.
+    const directory = join(work, 'dir-cli');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${registryHost}/team/tools/cli:2`, `dir:${directory}`]);
+    assert.equal(`sha256:${createHash('sha256').update(await readFile(join(directory, 'manifest.json'))).digest('hex')}`, single.top.digest);
+    const inspected = JSON.parse((await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${registryHost}/mesosphere/app:1.0`])).stdout) as { manifests: unknown[] };
+    assert.equal(inspected.manifests.length, 2, 'the list is served as stored');
+  });
+
+  it('removes the tags and, with no other package using them, every blob', async () => {
+    const removed = await cli(['remove', '--package-name=with-images', '--package-version=1.0.0']);
+    assert.equal(removed.code, 0, removed.stderr);
+    await registry.settled();
+    assert.equal((await fetch(`${registry.url}/v2/mesosphere/app/tags/list`)).status, 404);
+    assert.deepEqual(await (await fetch(`${registry.url}/v2/_catalog`)).json(), { repositories: [] });
+    assert.deepEqual(await storedKeys(registry, 'docker/blobs/'), []);
+    assert.deepEqual(await storedKeys(registry, 'refs/'), []);
+  });
+});
