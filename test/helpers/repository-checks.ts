@@ -24,8 +24,8 @@ export interface RepoEntry {
 }
 
 /** GET /repo with Cosmos's headers; asserts the contract and returns the decoded document. */
-export async function fetchRepository(url: string): Promise<{ packages: RepoEntry[]; etag: string }> {
-  const response = await rawGet(`${url}/repo`, COSMOS_HEADERS);
+export async function fetchRepository(url: string, userAgent = COSMOS_HEADERS['user-agent']): Promise<{ packages: RepoEntry[]; etag: string }> {
+  const response = await rawGet(`${url}/repo`, { ...COSMOS_HEADERS, 'user-agent': userAgent });
   assert.equal(response.status, 200);
   assert.equal(response.headers['content-type'], V5_CONTENT_TYPE);
   assert.equal(response.headers['content-encoding'], 'gzip');

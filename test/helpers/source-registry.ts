@@ -65,7 +65,11 @@ export function tarWithFile(name: string, content: Buffer): Buffer {
   return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
 }
 
-export async function startSourceRegistry(): Promise<SourceRegistry> {
+/**
+ * `onDemand`: any `name:tag` asked for that was not added exists (a small generated image), so a
+ * whole corpus of packages can be built against this one registry.
+ */
+export async function startSourceRegistry(options: { onDemand?: boolean } = {}): Promise<SourceRegistry> {
   const manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
   const tags = new Map<string, string>();
   const blobs = new Map<string, Buffer>();
@@ -134,6 +138,9 @@ export async function startSourceRegistry(): Promise<SourceRegistry> {
       }
       if (!target) return void response.writeHead(200, { 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
       if (target.kind === 'manifests') {
+        if (options.onDemand && !target.reference.startsWith('sha256:') && !tags.has(`${target.name}:${target.reference}`)) {
+          registry.addImage(target.name, target.reference, { layers: 1, layerBytes: 256 });
+        }
         const digest = target.reference.startsWith('sha256:') ? target.reference : tags.get(`${target.name}:${target.reference}`);
         const manifest = digest ? manifests.get(digest) : undefined;
         if (!manifest) {
@@ -153,7 +160,7 @@ export async function startSourceRegistry(): Promise<SourceRegistry> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  return {
+  const registry: SourceRegistry = {
     host,
     requests,
     addImage(name, tag, options = {}) {
@@ -190,4 +197,5 @@ export async function startSourceRegistry(): Promise<SourceRegistry> {
         server.close(() => resolve());
       }),
   };
+  return registry;
 }
