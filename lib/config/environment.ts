@@ -29,6 +29,9 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** Seconds between scans of the drop folder (or drop/ prefix). */
   readonly dropScanSeconds: number;
+  /** Seconds unreferenced content waits before deletion, and between collections. */
+  readonly gcGraceSeconds: number;
+  readonly gcIntervalSeconds: number;
 }
 
 export class ConfigurationError extends Error {
@@ -94,6 +97,8 @@ export function serverConfigFrom(env: Env): ServerConfig {
     authTokens: (env.REGISTRY_AUTH_TOKENS ?? '').split(',').map((token) => token.trim()).filter(Boolean),
     logLevel: logLevel(env),
     dropScanSeconds: integerFrom(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
+    gcGraceSeconds: integerFrom(env, 'REGISTRY_GC_GRACE_SECONDS', 3600, 0, 30 * 86400),
+    gcIntervalSeconds: integerFrom(env, 'REGISTRY_GC_INTERVAL_SECONDS', 600, 1, 86400),
   };
 }
 

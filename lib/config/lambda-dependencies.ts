@@ -59,6 +59,7 @@ export function lambdaDependencies(env: Env = process.env): HandlerDependencies 
         // API Gateway and Lambda cap a response at 6 MB (base64 adds a third): redirect above 4 MiB.
         maxInlineResponseBytes: 4 * 1024 * 1024,
         multipartThresholdBytes: integerFrom(env, 'REGISTRY_MULTIPART_THRESHOLD_BYTES', DEFAULT_SETTINGS.multipartThresholdBytes, 0, 5 * 1024 ** 3),
+        gcGraceSeconds: integerFrom(env, 'REGISTRY_GC_GRACE_SECONDS', DEFAULT_SETTINGS.gcGraceSeconds, 0, 30 * 86400),
         // S3 refuses parts under 5 MiB (but the last).
         multipartPartBytes: integerFrom(env, 'REGISTRY_MULTIPART_PART_BYTES', DEFAULT_SETTINGS.multipartPartBytes, 5 * 1024 ** 2, 5 * 1024 ** 3),
       },

@@ -44,7 +44,7 @@ export function makeUnpackHandler({ context, keyPrefix }: HandlerDependencies) {
 
 export function parseJob(body: string): RegistryJob {
   const job = JSON.parse(body) as RegistryJob;
-  if (job.kind !== 'publish' && job.kind !== 'remove' && job.kind !== 'reindex') throw new Error(`unknown job kind ${String((job as { kind?: unknown }).kind)}`);
+  if (job.kind !== 'publish' && job.kind !== 'remove' && job.kind !== 'reindex' && job.kind !== 'collect-garbage') throw new Error(`unknown job kind ${String((job as { kind?: unknown }).kind)}`);
   return job;
 }
 

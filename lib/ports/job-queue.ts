@@ -5,7 +5,8 @@
 export type RegistryJob =
   | { readonly kind: 'publish'; readonly name: string; readonly version: string; readonly bundleDigest: string }
   | { readonly kind: 'remove'; readonly name: string; readonly version: string }
-  | { readonly kind: 'reindex' };
+  | { readonly kind: 'reindex' }
+  | { readonly kind: 'collect-garbage' };
 
 export interface JobQueue {
   readonly name: string;

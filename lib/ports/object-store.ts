@@ -17,6 +17,8 @@ export interface ObjectInfo {
   readonly contentEncoding?: string;
   /** Small user metadata (S3 `x-amz-meta-*`), lower-case keys. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** When the object was last written. */
+  readonly lastModified: Date;
 }
 
 export interface ByteRange {

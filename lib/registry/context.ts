@@ -20,6 +20,8 @@ export interface RegistrySettings {
   readonly multipartThresholdBytes: number;
   /** Size of each part (at least 5 MiB on S3; grown so that no upload needs more than 2,000). */
   readonly multipartPartBytes: number;
+  /** How long content stays unreferenced before garbage collection deletes it, in seconds. */
+  readonly gcGraceSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
@@ -30,6 +32,9 @@ export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
   maxBundleBytes: 5 * 1024 * 1024 * 1024 * 1024,
   multipartThresholdBytes: 256 * 1024 * 1024,
   multipartPartBytes: 64 * 1024 * 1024,
+  // Longer than any ingest takes: an ingest that starts to use a file again within the window
+  // (reference marker first, then its existence check) keeps it.
+  gcGraceSeconds: 60 * 60,
 };
 
 export interface RegistryContext {

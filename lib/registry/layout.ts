@@ -18,6 +18,7 @@
  *                                         (no repository component starts with '_': no clash)
  *   docker/catalog.json                   the repository list, precomputed
  *   refs/tags/<repo>/@<tag>/<coord>       "package <coord> publishes this tag" markers
+ *   gc/resources/<hex>, gc/image-blobs/<hex>  content no package used when it was last looked at
  *
  * `<coord>` is the base32 package coordinate of spec §4.4: file- and URL-safe.
  */
@@ -47,6 +48,10 @@ export const tagListKey = (repository: string): string => `docker/repositories/$
 export const CATALOG_KEY = 'docker/catalog.json';
 export const tagOwnersPrefix = (repository: string, tag: string): string => `refs/tags/${repository}/@${tag}/`;
 export const tagOwnerKey = (repository: string, tag: string, coordinate: string): string => `${tagOwnersPrefix(repository, tag)}${coordinate}`;
+export const GC_PREFIX = 'gc/';
+export type ContentKind = 'resources' | 'image-blobs';
+export const gcCandidateKey = (kind: ContentKind, sha256: string): string => `${GC_PREFIX}${kind}/${sha256}`;
+export const contentKey = (kind: ContentKind, sha256: string): string => (kind === 'resources' ? resourceKey(sha256) : imageBlobKey(sha256));
 export const fragmentKey = (coordinate: string): string => `${FRAGMENTS_PREFIX}${coordinate}.json`;
 export const releaseCounterKey = (name: string): string => `index/release-versions/${name}.json`;
 

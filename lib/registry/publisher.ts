@@ -13,6 +13,7 @@ import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { JsonObject, PackageMetadata } from '../universe/package-model.ts';
 import type { BundleManifest } from '../bundle/bundle-layout.ts';
 import { dockerHostOf, type RegistryContext } from './context.ts';
+import { collectGarbage, markIfUnreferenced } from './garbage-collector.ts';
 import { publishTags, unpublishTags } from './image-tags.ts';
 import { repositoryEntry, type IndexFragment } from './index-document.ts';
 import { listAllKeys, readJson, updateJson, writeJson } from './json-objects.ts';
@@ -27,7 +28,6 @@ import {
   releaseCounterKey,
   resourceKey,
   resourceReferenceKey,
-  resourceReferencePrefix,
 } from './layout.ts';
 import type { PackageRecord } from './records.ts';
 import { ResourceMissingError } from './registry-errors.ts';
@@ -41,6 +41,9 @@ export async function handleJob(context: RegistryContext, job: RegistryJob): Pro
       return removePackage(context, job.name, job.version);
     case 'reindex':
       return reindex(context);
+    case 'collect-garbage':
+      await collectGarbage(context);
+      return;
   }
 }
 
@@ -146,14 +149,13 @@ export async function removePackage(context: RegistryContext, name: string, vers
   await context.store.delete(fragmentKey(coordinate));
   await unpublishTags(context, coordinate, record.value.images ?? []);
   const contents = [
-    ...record.value.resources.map((digest) => ({ digest, key: resourceKey(digest) })),
-    ...(record.value.imageBlobs ?? []).map((digest) => ({ digest, key: imageBlobKey(digest) })),
+    ...record.value.resources.map((digest) => ({ digest, kind: 'resources' as const })),
+    ...(record.value.imageBlobs ?? []).map((digest) => ({ digest, kind: 'image-blobs' as const })),
   ];
   for (const { digest } of contents) await context.store.delete(resourceReferenceKey(digest, coordinate));
-  for (const { digest, key } of contents) {
-    const others = await context.store.list(resourceReferencePrefix(digest), { limit: 1 });
-    if (others.objects.length === 0) await context.store.delete(key);
-  }
+  // Files no other package uses become candidates; they go once the grace window has passed.
+  for (const { digest, kind } of contents) await markIfUnreferenced(context, kind, digest);
+  if (context.settings.gcGraceSeconds === 0) await collectGarbage(context);
   await context.store.delete(packageMetadataKey(coordinate));
   await context.store.delete(packageManifestKey(coordinate));
   await context.store.delete(packageRecordKey(coordinate));

@@ -74,6 +74,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
       return baseUrl;
     },
     ...(config.dockerHost ? { dockerHost: config.dockerHost } : {}),
+    gcGraceSeconds: config.gcGraceSeconds,
   };
   const context: RegistryContext = { store, queue, settings, log, now: () => new Date() };
   const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';
@@ -133,6 +134,10 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const listeningUrl = `http://${host}:${address.port}`;
   baseUrl = config.publicBaseUrl ?? listeningUrl;
 
+  // Garbage collection runs as a job of the single writer, as the schedule does on AWS.
+  const collector = setInterval(() => void queue.send({ kind: 'collect-garbage' }, { deduplicationId: `gc-${Date.now()}` }), config.gcIntervalSeconds * 1000);
+  collector.unref();
+
   const drop = new DropFolder(join(config.dataDir, 'drop'), store, (key) => ingest?.trigger(key), log, config.dropScanSeconds * 1000);
   await drop.start();
 
@@ -148,6 +153,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
       }
     },
     close: async () => {
+      clearInterval(collector);
       drop.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -53,6 +53,10 @@ export function describeObjectStore(adapter: string, makeStore: StoreFactory, op
       assert.equal(head?.contentType, 'application/json');
       assert.equal(head?.contentEncoding, 'gzip');
       assert.deepEqual(head?.metadata, { entries: '3' });
+      // Written just now (S3 keeps seconds; the clocks may differ by a little).
+      assert.ok(Math.abs((head?.lastModified.getTime() ?? 0) - Date.now()) < 60_000, String(head?.lastModified));
+      const listed = (await store.list('docs/')).objects[0];
+      assert.ok(Math.abs((listed?.lastModified.getTime() ?? 0) - Date.now()) < 60_000);
     });
 
     it('reports a missing object as ObjectNotFoundError naming the adapter, and head as undefined', async () => {

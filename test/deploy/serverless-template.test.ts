@@ -91,6 +91,15 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     assert.deepEqual(mapping.Properties.FunctionName, { 'Fn::GetAtt': ['IndexerLambdaFunction', 'Arn'] });
   });
 
+  it('schedules garbage collection as a job on the FIFO queue', () => {
+    const rules = ofType(template, 'AWS::Events::Rule');
+    assert.equal(rules.length, 1);
+    const target = (rules[0]![1].Properties.Targets as { Arn: unknown; Input: string; SqsParameters: { MessageGroupId: string } }[])[0]!;
+    assert.deepEqual(target.Arn, { 'Fn::GetAtt': ['RegistryQueue', 'Arn'] });
+    assert.deepEqual(JSON.parse(target.Input), { kind: 'collect-garbage' });
+    assert.equal(target.SqsParameters.MessageGroupId, 'registry-index');
+  });
+
   it('grants no write action on "*", scopes S3 to the bucket and SQS to the queue, and embeds no secret', () => {
     const writeAction = /^(s3:(Put|Delete|Abort|Restore)|sqs:(Send|Delete|Purge|Change)|secretsmanager:(Put|Update|Delete))/;
     const roles = ofType(template, 'AWS::IAM::Role');

@@ -13,7 +13,7 @@ export const TEST_TOKEN = 'test-token-0123456789';
 export async function startEmbeddedRegistry(options: { tokens?: string } = {}): Promise<RegistryUnderTest & { dataDir: string }> {
   // Created and removed here, not with a test hook: the registry outlives the hook that starts it.
   const dataDir = await mkdtemp(join(tmpdir(), 'registry-data-'));
-  const config = serverConfigFrom({ PORT: '0', REGISTRY_DATA_DIR: dataDir, REGISTRY_AUTH_TOKENS: options.tokens ?? TEST_TOKEN, REGISTRY_DROP_SCAN_SECONDS: '1' });
+  const config = serverConfigFrom({ PORT: '0', REGISTRY_DATA_DIR: dataDir, REGISTRY_AUTH_TOKENS: options.tokens ?? TEST_TOKEN, REGISTRY_DROP_SCAN_SECONDS: '1', REGISTRY_GC_GRACE_SECONDS: '0' });
   // REGISTRY_TEST_LOG=<file> keeps the server's log lines for debugging a failing scenario.
   const logFile = process.env.REGISTRY_TEST_LOG;
   const log = logFile ? createLogger({ level: 'debug', write: (line) => appendFileSync(logFile, `${line}\n`) }) : silentLogger;

@@ -264,7 +264,7 @@ async function acquireDirectoryLock(lock: string): Promise<void> {
 }
 
 async function readTrailer(handle: FileHandle, key: string): Promise<{ info: ObjectInfo }> {
-  const { size: fileSize } = await handle.stat();
+  const { size: fileSize, mtime } = await handle.stat();
   if (fileSize < TRAILER_FIXED) throw new ObjectStoreError(ADAPTER, `object ${key} is damaged (no trailer)`);
   const fixed = Buffer.alloc(TRAILER_FIXED);
   await handle.read(fixed, 0, TRAILER_FIXED, fileSize - TRAILER_FIXED);
@@ -283,6 +283,7 @@ async function readTrailer(handle: FileHandle, key: string): Promise<{ info: Obj
       ...(header.contentType ? { contentType: header.contentType } : {}),
       ...(header.contentEncoding ? { contentEncoding: header.contentEncoding } : {}),
       metadata: header.metadata,
+      lastModified: mtime,
     },
   };
 }

@@ -79,6 +79,7 @@ export class S3ObjectStore implements ObjectStore {
         ...(output.ContentType ? { contentType: output.ContentType } : {}),
         ...(output.ContentEncoding ? { contentEncoding: output.ContentEncoding } : {}),
         metadata: output.Metadata ?? {},
+        lastModified: output.LastModified ?? new Date(0),
       };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
@@ -101,6 +102,7 @@ export class S3ObjectStore implements ObjectStore {
         ...(output.ContentType ? { contentType: output.ContentType } : {}),
         ...(output.ContentEncoding ? { contentEncoding: output.ContentEncoding } : {}),
         metadata: output.Metadata ?? {},
+        lastModified: output.LastModified ?? new Date(0),
         body: output.Body as AsyncIterable<Uint8Array>,
       };
     } catch (error) {
@@ -144,6 +146,7 @@ export class S3ObjectStore implements ObjectStore {
         size: object.Size ?? 0,
         etag: object.ETag ?? '',
         metadata: {},
+        lastModified: object.LastModified ?? new Date(0),
       }));
       return output.IsTruncated && output.NextContinuationToken ? { objects, nextToken: output.NextContinuationToken } : { objects };
     } catch (error) {

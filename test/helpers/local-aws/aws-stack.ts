@@ -40,6 +40,8 @@ export async function startAwsStack(options: { prefix?: string; environment?: Re
     REGISTRY_PUBLIC_URL: url,
     REGISTRY_AUTH_TOKENS: TEST_TOKEN,
     LOG_LEVEL: 'error',
+    // No grace window in tests: removal deletes unused files at once.
+    REGISTRY_GC_GRACE_SECONDS: '0',
     ...options.environment,
   });
   // REGISTRY_TEST_LOG=<file> keeps the handlers' log lines for debugging a failing scenario.
