@@ -2,6 +2,7 @@
  * Random access to the bytes of a bundle. The reader needs nothing else, so the same code reads a
  * local file, a buffer, or (in the service) an object in S3 through ranged GETs.
  */
+import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface ByteSource {
@@ -9,7 +10,28 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes from `offset`; callers never ask beyond `size`. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * The same bytes as a stream, for long sequential reads (one ranged GET instead of many).
+   * Optional: without it, readers fall back to successive read() calls.
+   */
+  stream?(offset: number, length: number): AsyncIterable<Uint8Array>;
   close(): Promise<void>;
+}
+
+/** Streams `length` bytes from `offset`, with the source's own stream when it has one. */
+export async function* streamRange(source: ByteSource, offset: number, length: number, chunkSize = 1 << 20): AsyncGenerator<Uint8Array> {
+  if (length === 0) return;
+  if (source.stream) {
+    let received = 0;
+    for await (const chunk of source.stream(offset, length)) {
+      received += chunk.length;
+      if (received > length) throw new RangeError(`the source sent more than the ${length} bytes asked`);
+      yield chunk;
+    }
+    if (received !== length) throw new RangeError(`the source ended after ${received} of ${length} bytes`);
+    return;
+  }
+  for (let done = 0; done < length; done += chunkSize) yield await source.read(offset + done, Math.min(chunkSize, length - done));
 }
 
 export class BufferByteSource implements ByteSource {
@@ -54,6 +76,12 @@ export class FileByteSource implements ByteSource {
       filled += bytesRead;
     }
     return buffer;
+  }
+
+  stream(offset: number, length: number): AsyncIterable<Uint8Array> {
+    assertWithin(offset, length, this.size);
+    // The handle stays open for the source; the stream must not close it.
+    return createReadStream('', { fd: this.handle, start: offset, end: offset + length - 1, autoClose: false, highWaterMark: 1 << 20 });
   }
 
   async close(): Promise<void> {

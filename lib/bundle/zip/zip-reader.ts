@@ -9,7 +9,7 @@
  * CRC-32) when they are read.
  */
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
-import type { ByteSource } from '../byte-source.ts';
+import { streamRange, type ByteSource } from '../byte-source.ts';
 import { InvalidBundleError } from '../bundle-errors.ts';
 import { unsafeEntryNameReason } from './entry-name.ts';
 import {
@@ -113,12 +113,18 @@ export class ZipArchive {
   async *streamEntry(entry: ZipEntry): AsyncGenerator<Uint8Array> {
     if (entry.method === METHOD_STORED) {
       let crc = 0;
-      for (let offset = 0; offset < entry.size; offset += STREAM_CHUNK) {
-        const chunk = await this.source.read(entry.dataOffset + offset, Math.min(STREAM_CHUNK, entry.size - offset));
-        crc = crc32(chunk, crc);
-        yield chunk;
+      let received = 0;
+      try {
+        for await (const chunk of streamRange(this.source, entry.dataOffset, entry.size, STREAM_CHUNK)) {
+          crc = crc32(chunk, crc);
+          received += chunk.length;
+          yield chunk;
+        }
+      } catch (cause) {
+        if (cause instanceof InvalidBundleError) throw cause;
+        throw new InvalidBundleError('TruncatedArchive', `entry ${entry.name} cannot be read whole: ${(cause as Error).message}`, { entry: entry.name }, { cause });
       }
-      checkContent(entry, entry.size, crc);
+      checkContent(entry, received, crc);
       return;
     }
     const inflater = createInflateRaw();
@@ -126,8 +132,7 @@ export class ZipArchive {
     let crc = 0;
     const feed = async (): Promise<void> => {
       try {
-        for (let offset = 0; offset < entry.compressedSize; offset += STREAM_CHUNK) {
-          const chunk = await this.source.read(entry.dataOffset + offset, Math.min(STREAM_CHUNK, entry.compressedSize - offset));
+        for await (const chunk of streamRange(this.source, entry.dataOffset, entry.compressedSize, STREAM_CHUNK)) {
           if (!inflater.write(chunk)) await new Promise((resolve) => inflater.once('drain', resolve));
         }
         inflater.end();
