@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { PackagingError, DownloadError } from '../domain/errors.ts';
 import { BUNDLE_FORMAT_VERSION, type BundleManifest, type ManifestImage, type ManifestResource } from '../bundle/bundle-layout.ts';
 import { parseImageReference, type ImageReference } from '../images/image-reference.ts';
-import { RegistryPuller, type PullOptions } from '../images/registry-puller.ts';
+import { LocalImageSource } from '../images/local-image-source.ts';
+import type { Descriptor } from '../images/media-types.ts';
+import { RegistryPuller, type PullOptions, type ResolvedImage } from '../images/registry-puller.ts';
 import { BundleWriter, type ResourceUpload } from '../bundle/bundle-writer.ts';
 import { assetReferences, dockerImageReferences } from '../universe/asset-references.ts';
 import { BUILT_BY } from '../version.ts';
@@ -22,7 +24,16 @@ import { contentTypeFor, filenameOf } from './fetch/content-type.ts';
 import { DEFAULT_DOWNLOAD_OPTIONS, downloadAsset, type DownloadOptions } from './fetch/download.ts';
 import type { UrlRewriteRule } from './fetch/url-rewrite.ts';
 
-export interface ImageSourceOptions extends PullOptions {}
+export interface ImageSourceOptions extends PullOptions {
+  /** Image reference (as the metadata writes it) → a docker save archive or OCI layout to take it from. */
+  readonly localSources: ReadonlyMap<string, string>;
+}
+
+/** Where an image's manifests and blobs come from: its registry, or a local file. */
+interface ImageSource {
+  resolve(image: ImageReference): Promise<ResolvedImage>;
+  pullBlob(image: ImageReference, descriptor: Descriptor, write: (chunk: Uint8Array) => Promise<void>, onBytes?: (bytes: number) => void): Promise<void>;
+}
 
 export interface BuildReporter {
   /** An image pull starts (`Pulling <image>`); progress() follows in bytes of its blobs. */
@@ -63,6 +74,11 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
   const { metadata, baseDirectory } = await loadBuildDefinition(options.buildDefinitionFile);
   // Parse every image reference before any download: a bad one fails the build at once.
   const imageReferences = dockerImageReferences(metadata).map((reference) => ({ ...reference, parsed: parseImageReference(reference.image) }));
+  for (const image of options.images?.localSources?.keys() ?? []) {
+    if (!imageReferences.some((reference) => reference.image === image)) {
+      throw new PackagingError('InvalidOption', `--image-source names ${image}, which the package does not use (it uses: ${imageReferences.map((reference) => reference.image).join(', ') || 'no image'})`, { image });
+    }
+  }
   await ensureDirectory(options.outputDirectory);
   const path = join(options.outputDirectory, `${metadata.name}-${metadata.version}.dcos`);
   if (!options.overwrite && (await fileExists(path))) {
@@ -103,17 +119,24 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
     }
     const images: ManifestImage[] = [];
     if (imageReferences.length > 0) {
+      const platform = options.images?.platform ?? { os: 'linux', architecture: 'amd64' };
       const puller = new RegistryPuller({
         mirrors: options.images?.mirrors ?? new Map(),
         insecure: options.images?.insecure ?? new Set(),
         credentials: options.images?.credentials ?? (() => undefined),
-        platform: options.images?.platform ?? { os: 'linux', architecture: 'amd64' },
+        platform,
       });
       const pulled = new Map<string, Omit<ManifestImage, 'ref'>>();
       for (const reference of imageReferences) {
         let image = pulled.get(reference.image);
         if (!image) {
-          image = await pullImage(writer, puller, reference.parsed, options);
+          const localPath = options.images?.localSources?.get(reference.image);
+          let source: ImageSource = puller;
+          if (localPath !== undefined) {
+            const local = await LocalImageSource.open(localPath, reference.parsed, platform);
+            source = { resolve: async () => local.resolve(), pullBlob: (...args) => local.pullBlob(...args) };
+          }
+          image = await pullImage(writer, source, reference.parsed, options);
           pulled.set(reference.image, image);
         }
         images.push({ ref: reference.pointer, ...image });
@@ -135,7 +158,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
 }
 
 /** Pulls one image into the bundle's OCI layout: its manifests, config and layers, each once. */
-async function pullImage(writer: BundleWriter, puller: RegistryPuller, image: ImageReference, options: BuildOptions): Promise<Omit<ManifestImage, 'ref'>> {
+async function pullImage(writer: BundleWriter, puller: ImageSource, image: ImageReference, options: BuildOptions): Promise<Omit<ManifestImage, 'ref'>> {
   const resolved = await puller.resolve(image);
   const blobs = [resolved.image.manifest.config, ...resolved.image.manifest.layers];
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);

@@ -110,6 +110,49 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     assert.equal(inspected.manifests.length, 2, 'the list is served as stored');
   });
 
+  it('takes images from a docker save archive and from an OCI layout, and serves them the same', async () => {
+    const saved = source.addImage('team/saved', '3', { layers: 2 });
+    const fromLayout = source.addImage('team/layout', '4', { layers: 2, format: 'oci' });
+    // skopeo writes what `docker save` writes (a docker-archive) and an OCI layout directory.
+    const archive = join(work, 'saved.tar');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${source.host}/team/saved:3`, `docker-archive:${archive}:team/saved:3`]);
+    const layout = join(work, 'layout');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${source.host}/team/layout:4`, `oci:${layout}:4`]);
+    const definition = join(work, 'local.json');
+    await writeFile(
+      definition,
+      JSON.stringify({
+        packagingVersion: '4.0', name: 'local-images', version: '1.0.0', maintainer: 'ops@example.com', description: 'images from files', tags: ['test'],
+        resource: { assets: { container: { docker: { saved: 'team/saved:3', layout: 'team/layout:4' } } } },
+      }),
+    );
+    // The mirror points nowhere: nothing may be pulled from a registry.
+    const build = await runBuiltCli([
+      'build', `--build-definition-file=${definition}`, `--output-directory=${work}`, '--registry-mirror=docker.io=127.0.0.1:9',
+      `--image-source=team/saved:3=${archive}`, `--image-source=team/layout:4=${layout}`,
+    ]);
+    assert.equal(build.code, 0, build.stderr);
+    const add = await cli(['add', `--dcos-file=${join(work, 'local-images-1.0.0.dcos')}`, '--wait']);
+    assert.equal(add.code, 0, add.stderr);
+    await registry.settled();
+
+    // The classic archive: a manifest is made, but the config (the image id) and the layers (the
+    // diff ids of the source) are the same bytes.
+    const savedDirectory = join(work, 'pulled-saved');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${registryHost}/team/saved:3`, `dir:${savedDirectory}`]);
+    const pulled = JSON.parse(await readFile(join(savedDirectory, 'manifest.json'), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+    assert.equal(pulled.config.digest, saved.amd64.configDigest);
+    const sourceConfig = JSON.parse(await readFile(join(savedDirectory, pulled.config.digest.replace('sha256:', '')), 'utf8')) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(pulled.layers.map((layer) => layer.digest), sourceConfig.rootfs.diff_ids);
+    // The OCI layout: its manifest as it is.
+    const layoutCopy = join(work, 'pulled-layout');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${registryHost}/team/layout:4`, `oci:${layoutCopy}:4`]);
+    const index = JSON.parse(await readFile(join(layoutCopy, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    assert.equal(index.manifests[0]?.digest, fromLayout.amd64.manifestDigest);
+    assert.equal((await cli(['remove', '--package-name=local-images', '--package-version=1.0.0'])).code, 0);
+    await registry.settled();
+  });
+
   it('removes the tags and, with no other package using them, every blob', async () => {
     const removed = await cli(['remove', '--package-name=with-images', '--package-version=1.0.0']);
     assert.equal(removed.code, 0, removed.stderr);

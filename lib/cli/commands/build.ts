@@ -12,6 +12,7 @@ interface BuildCommandOptions {
   outputDirectory: string;
   urlRewrite: UrlRewriteRule[];
   registryMirror: [string, string][];
+  imageSource: [string, string][];
   insecureRegistry: string[];
   dockerConfig?: string;
   platform: string;
@@ -36,6 +37,12 @@ export function registerBuild(program: Command, run: CommandRunner): void {
       '--registry-mirror <HOST=MIRROR>',
       'pull images of registry HOST from MIRROR instead (repeatable; e.g. docker.io=mirror.local:5000)',
       (value: string, pairs: [string, string][]) => [...pairs, parsePair('--registry-mirror', value)],
+      [] as [string, string][],
+    )
+    .option(
+      '--image-source <IMAGE=PATH>',
+      'take IMAGE (as the package names it) from a docker save archive or an OCI image layout instead of its registry (repeatable)',
+      (value: string, pairs: [string, string][]) => [...pairs, parsePair('--image-source', value)],
       [] as [string, string][],
     )
     .option('--insecure-registry <HOST>', 'reach this registry (or mirror) over plain HTTP (repeatable)', (value: string, hosts: string[]) => [...hosts, value], [] as string[])
@@ -64,7 +71,13 @@ export function registerBuild(program: Command, run: CommandRunner): void {
             overwrite: options.force,
             rewrites: options.urlRewrite,
             download: { retries },
-            images: { mirrors: new Map(options.registryMirror), insecure: new Set(options.insecureRegistry), credentials, platform: { os, architecture } },
+            images: {
+              mirrors: new Map(options.registryMirror),
+              insecure: new Set(options.insecureRegistry),
+              credentials,
+              platform: { os, architecture },
+              localSources: new Map(options.imageSource),
+            },
             reporter: buildReporter(output),
             signal: interrupt.signal,
           });
