@@ -38,8 +38,7 @@ export function isSha256Hex(value: string): boolean {
 }
 
 export function resourceEntryName(sha256: string): string {
-  if (!isSha256Hex(sha256)) throw new Error(`not a sha256 digest: ${sha256}`);
-  return `${RESOURCE_ENTRY_PREFIX}${sha256}`;
+  return contentEntryName('resource', sha256);
 }
 
 /** The digest named by a resource entry, or undefined when the name is not one. */

@@ -7,7 +7,7 @@
  */
 import type { RegistryContext } from './context.ts';
 import { listAllKeys } from './json-objects.ts';
-import { contentKey, GC_PREFIX, gcCandidateKey, resourceReferencePrefix, type ContentKind } from './layout.ts';
+import { contentKey, GC_PREFIX, gcCandidateKey, resourceReferencePrefix, type StoredContentKind } from './layout.ts';
 
 export interface CollectionReport {
   readonly deleted: number;
@@ -16,7 +16,7 @@ export interface CollectionReport {
 }
 
 /** Marks content that no package references any more as a candidate for collection. */
-export async function markIfUnreferenced(context: RegistryContext, kind: ContentKind, sha256: string): Promise<void> {
+export async function markIfUnreferenced(context: RegistryContext, kind: StoredContentKind, sha256: string): Promise<void> {
   const users = await context.store.list(resourceReferencePrefix(sha256), { limit: 1 });
   if (users.objects.length === 0) await context.store.put(gcCandidateKey(kind, sha256), new Uint8Array(0));
 }
@@ -27,7 +27,7 @@ export async function collectGarbage(context: RegistryContext): Promise<Collecti
   let kept = 0;
   let waiting = 0;
   for (const key of await listAllKeys(context.store, GC_PREFIX)) {
-    const [, kind, sha256] = key.split('/') as [string, ContentKind, string];
+    const [, kind, sha256] = key.split('/') as [string, StoredContentKind, string];
     if ((kind !== 'resources' && kind !== 'image-blobs') || !/^[0-9a-f]{64}$/.test(sha256 ?? '')) continue;
     const candidate = await context.store.head(key);
     if (!candidate) continue;

@@ -49,9 +49,9 @@ export const CATALOG_KEY = 'docker/catalog.json';
 export const tagOwnersPrefix = (repository: string, tag: string): string => `refs/tags/${repository}/@${tag}/`;
 export const tagOwnerKey = (repository: string, tag: string, coordinate: string): string => `${tagOwnersPrefix(repository, tag)}${coordinate}`;
 export const GC_PREFIX = 'gc/';
-export type ContentKind = 'resources' | 'image-blobs';
-export const gcCandidateKey = (kind: ContentKind, sha256: string): string => `${GC_PREFIX}${kind}/${sha256}`;
-export const contentKey = (kind: ContentKind, sha256: string): string => (kind === 'resources' ? resourceKey(sha256) : imageBlobKey(sha256));
+export type StoredContentKind = 'resources' | 'image-blobs';
+export const gcCandidateKey = (kind: StoredContentKind, sha256: string): string => `${GC_PREFIX}${kind}/${sha256}`;
+export const contentKey = (kind: StoredContentKind, sha256: string): string => (kind === 'resources' ? resourceKey(sha256) : imageBlobKey(sha256));
 export const fragmentKey = (coordinate: string): string => `${FRAGMENTS_PREFIX}${coordinate}.json`;
 export const releaseCounterKey = (name: string): string => `index/release-versions/${name}.json`;
 
