@@ -4,8 +4,11 @@
  *
  * Runs once per S3 event, and S3 events arrive at least once, sometimes late: everything here is
  * idempotent. A bad bundle changes nothing but its upload's status (and the package's, when the
- * package is not already published). The bundle is verified completely before anything is
- * copied, so a refused bundle leaves no content behind.
+ * package is not already published): its structure and documents are checked before anything is
+ * written, and its content is checked as it is copied, in one pass. A file is committed only once
+ * its sha256 has been checked (the check ends the stream the store is writing), so a digest key
+ * never holds other bytes; files of a bundle refused half-way are valid content that no package
+ * uses, left to garbage collection.
  */
 import { createHash } from 'node:crypto';
 import { Bundle } from '../bundle/bundle-reader.ts';
@@ -26,6 +29,7 @@ import {
   uploadRecordKey,
 } from './layout.ts';
 import { PackageAlreadyExistsError } from './registry-errors.ts';
+import { markIfUnreferenced } from './garbage-collector.ts';
 import type { PackageRecord, PublishedImage, UploadRecord } from './records.ts';
 import type { ManifestImage } from '../bundle/bundle-layout.ts';
 import { openStoredObject } from './store-byte-source.ts';
@@ -63,7 +67,6 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
   let bundle: Bundle | undefined;
   try {
     bundle = await Bundle.open(opened.source);
-    await bundle.verifyContents();
     const outcome = await stagePackage(context, bundle, uploadId);
     await updateUpload(context, uploadId, bundleKey, (current) => ({
       ...current,
@@ -125,8 +128,18 @@ async function stagePackage(
   // Reference markers first: a concurrent removal of another package that shares a file sees
   // them and keeps the file.
   for (const digest of [...resources, ...imageBlobs]) await context.store.put(resourceReferenceKey(digest, coordinate), new Uint8Array(0));
-  for (const digest of resources) await copyContent(context, bundle, 'resource', digest);
-  for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest);
+  try {
+    for (const digest of resources) await copyContent(context, bundle, 'resource', digest);
+    for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest);
+  } catch (error) {
+    // Refused half-way: drop this bundle's claims; what it copied (valid content) is left to
+    // garbage collection, which the single writer runs now (and after its grace window).
+    for (const digest of [...resources, ...imageBlobs]) await context.store.delete(resourceReferenceKey(digest, coordinate));
+    for (const digest of resources) await markIfUnreferenced(context, 'resources', digest);
+    for (const digest of imageBlobs) await markIfUnreferenced(context, 'image-blobs', digest);
+    await context.queue.send({ kind: 'collect-garbage' }, { deduplicationId: `gc-after-${uploadId}` });
+    throw error;
+  }
   await context.store.put(packageMetadataKey(coordinate), metadataBytes, { contentType: 'application/json' });
   await context.store.put(packageManifestKey(coordinate), manifestBytes, { contentType: 'application/json' });
 
@@ -172,34 +185,45 @@ function uniqueImages(images: readonly ManifestImage[]): PublishedImage[] {
   return [...byName.values()];
 }
 
-/** Copies one verified resource or image blob to its content address, unless it is already there. */
+/**
+ * Copies one resource or image blob to its content address, checking its sha256 (and, through
+ * the reader, its CRC-32) as it streams. Content already stored is still read and checked, so a
+ * damaged bundle is refused whatever the store holds.
+ */
 async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'resource' | 'image-blob', digest: string): Promise<void> {
   const key = kind === 'resource' ? resourceKey(digest) : imageBlobKey(digest);
-  const present = await context.store.head(key);
   const content = (kind === 'resource' ? bundle.resources : bundle.imageBlobs).get(digest)!;
-  if (present && present.size === content.size) return;
-  const contentType =
-    kind === 'resource'
-      ? bundle.manifest.resources.find((resource) => resource.sha256 === digest)!.contentType
-      : (bundle.manifestTypes.get(digest) ?? 'application/octet-stream');
-  const hash = createHash('sha256');
-  async function* hashed(): AsyncGenerator<Uint8Array> {
+  const entryName = content.entry.name;
+  async function* checked(): AsyncGenerator<Uint8Array> {
+    const hash = createHash('sha256');
     for await (const chunk of kind === 'resource' ? bundle.resourceStream(digest) : bundle.imageBlobStream(digest)) {
       hash.update(chunk);
       yield chunk;
     }
+    const actual = hash.digest('hex');
+    // Thrown before the stream ends, so the store does not commit the object.
+    if (actual !== digest) {
+      throw new InvalidBundleError('DigestMismatch', `entry ${entryName} has sha256 ${actual}, not the one its name claims`, {
+        entry: entryName,
+        expected: digest,
+        actual,
+      });
+    }
   }
+  const present = await context.store.head(key);
+  if (present && present.size === content.size) {
+    for await (const chunk of checked()) void chunk;
+    return;
+  }
+  const contentType =
+    kind === 'resource'
+      ? bundle.manifest.resources.find((resource) => resource.sha256 === digest)!.contentType
+      : (bundle.manifestTypes.get(digest) ?? 'application/octet-stream');
   try {
-    await context.store.put(key, hashed(), { contentType, contentLength: content.size, ifNoneMatch: '*' });
+    await context.store.put(key, checked(), { contentType, contentLength: content.size, ifNoneMatch: '*' });
   } catch (error) {
     if (error instanceof PreconditionFailedError) return; // written meanwhile by another ingest
     throw error;
-  }
-  const actual = hash.digest('hex');
-  if (actual !== digest) {
-    // Verified moments ago; a difference now means the upload changed under us.
-    await context.store.delete(key);
-    throw new InvalidBundleError('DigestMismatch', `${kind} sha256:${digest} changed while it was copied`, { sha256: digest });
   }
 }
 

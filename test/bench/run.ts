@@ -200,7 +200,7 @@ async function benchIngest(work: string, copy: (label: string, source?: string) 
   console.log('\nIngest benchmark: a bundle with one image layer, filesystem store (verify, copy, publish)');
   console.table(rows);
   console.log('goal: ingest >= 0.6x a plain copy of the same bytes, peak RSS < 200 MiB and flat as the bundle grows');
-  console.log('ingest reads every byte twice (verified in full before anything is copied) and syncs what it writes');
+  console.log('ingest reads every byte once (checked as it is copied) and syncs what it writes to disk');
 }
 
 await main();
