@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { PRODUCT_VERSION } from '../version.ts';
 import { createCommandRunner } from './command-runner.ts';
 import { registerBuild } from './commands/build.ts';
+import { registerConfig } from './commands/config.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerServerCommands } from './commands/server-commands.ts';
 import type { CliStreams } from './output.ts';
@@ -38,6 +39,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   registerMigrate(program, run);
   registerBuild(program, run);
   registerServerCommands(program, run);
+  registerConfig(program, run);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
 
   try {
