@@ -32,6 +32,8 @@ export interface ServerConfig {
   /** Seconds unreferenced content waits before deletion, and between collections. */
   readonly gcGraceSeconds: number;
   readonly gcIntervalSeconds: number;
+  /** PEM certificate (chain) and key: the server speaks HTTPS (agents' Docker pulls on 443). */
+  readonly tls?: { readonly certificatePath: string; readonly keyPath: string };
 }
 
 export class ConfigurationError extends Error {
@@ -99,6 +101,7 @@ export function serverConfigFrom(env: Env): ServerConfig {
     dropScanSeconds: integerFrom(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
     gcGraceSeconds: integerFrom(env, 'REGISTRY_GC_GRACE_SECONDS', 3600, 0, 30 * 86400),
     gcIntervalSeconds: integerFrom(env, 'REGISTRY_GC_INTERVAL_SECONDS', 600, 1, 86400),
+    ...tlsFrom(env),
   };
 }
 
@@ -110,4 +113,12 @@ export function dockerHostFrom(raw: string): string {
     throw new ConfigurationError('REGISTRY_DOCKER_HOST', `expected host or host:port, got "${raw}"`);
   }
   return raw;
+}
+
+function tlsFrom(env: Env): { tls?: { certificatePath: string; keyPath: string } } {
+  const certificatePath = env.REGISTRY_TLS_CERT;
+  const keyPath = env.REGISTRY_TLS_KEY;
+  if (!certificatePath && !keyPath) return {};
+  if (!certificatePath || !keyPath) throw new ConfigurationError(certificatePath ? 'REGISTRY_TLS_KEY' : 'REGISTRY_TLS_CERT', 'TLS needs both REGISTRY_TLS_CERT and REGISTRY_TLS_KEY');
+  return { tls: { certificatePath: resolve(certificatePath), keyPath: resolve(keyPath) } };
 }

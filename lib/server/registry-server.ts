@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -101,9 +102,10 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
 
   const functions = httpFunctions(dependencies);
 
-  const server: Server = createServer(
-    httpFront(functions, log, (request, response, url, method) => serveSignedStoreRequest(request, response, url, method)),
-  );
+  const listener = httpFront(functions, log, (request, response, url, method) => serveSignedStoreRequest(request, response, url, method));
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: await readFile(config.tls.certificatePath), key: await readFile(config.tls.keyPath) }, listener)
+    : createServer(listener);
 
   async function serveSignedStoreRequest(request: IncomingMessage, response: ServerResponse, url: URL, method: string): Promise<void> {
     const allowed = verifySignedUrl(secret, method, url);
@@ -131,7 +133,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const listeningUrl = `http://${host}:${address.port}`;
+  const listeningUrl = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
   baseUrl = config.publicBaseUrl ?? listeningUrl;
 
   // Garbage collection runs as a job of the single writer, as the schedule does on AWS.
