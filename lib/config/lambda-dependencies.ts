@@ -16,6 +16,7 @@ import type { HandlerDependencies } from '../handlers/dependencies.ts';
 import { staticTokens } from '../http/auth.ts';
 import { DEFAULT_SETTINGS } from '../registry/context.ts';
 import { createLogger } from '../support/logger.ts';
+import { EmfMetrics } from '../observability/emf-metrics.ts';
 import { ConfigurationError, dockerHostFrom, integerFrom, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -52,6 +53,7 @@ export function lambdaDependencies(env: Env = process.env): HandlerDependencies 
       queue,
       log,
       now: () => new Date(),
+      metrics: new EmfMetrics('DcosPackageRegistry'),
       settings: {
         ...DEFAULT_SETTINGS,
         publicBaseUrl,

@@ -1,6 +1,7 @@
 /** The management functions (authenticated): upload, describe (and list), remove. */
 import { json, jsonBody, pathParameter } from '../http/api-gateway.ts';
 import { httpHandler } from '../http/middleware.ts';
+import { recordAudit } from '../registry/audit.ts';
 import { describePackage } from '../registry/records.ts';
 import { describe, listPackages, requestRemoval } from '../registry/packages.ts';
 import { InvalidRequestError } from '../registry/registry-errors.ts';
@@ -10,47 +11,66 @@ import type { HandlerDependencies } from './dependencies.ts';
 export function makeUploadHandler(dependencies: HandlerDependencies) {
   const { context, auth } = dependencies;
   return httpHandler(
-    async (event) => {
+    async (event, scope) => {
       switch (event.routeKey) {
-        case 'POST /v1/uploads':
-          return json(201, await createUpload(context, parseUploadRequest(jsonBody(event))));
+        case 'POST /v1/uploads': {
+          const ticket = await createUpload(context, parseUploadRequest(jsonBody(event)), scope.actor);
+          await recordAudit(context, { actor: scope.actor, action: 'upload.create', outcome: 'ok', uploadId: ticket.uploadId });
+          return json(201, ticket);
+        }
         case 'GET /v1/uploads/{uploadId}':
           return json(200, await getUpload(context, pathParameter(event, 'uploadId')));
         case 'POST /v1/uploads/{uploadId}/complete': {
           const { record, bundleKey, present } = await completeUpload(context, pathParameter(event, 'uploadId'), parseCompletion(jsonBody(event)));
           if (!present) throw new InvalidRequestError(`Upload [${record.uploadId}] has no bundle yet: PUT the bytes first`, { uploadId: record.uploadId });
           if (record.status === 'Uploading') await dependencies.triggerIngest(bundleKey);
+          await recordAudit(context, { actor: scope.actor, action: 'upload.complete', outcome: 'ok', uploadId: record.uploadId });
           return json(202, await getUpload(context, record.uploadId));
         }
         default:
           throw new InvalidRequestError(`No such route: ${event.routeKey}`);
       }
     },
-    { log: context.log, auth },
+    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }
 
 export function makeDescribeHandler({ context, auth }: HandlerDependencies) {
   return httpHandler(
-    async (event) => {
+    async (event, scope) => {
       if (event.routeKey === 'GET /v1/packages') {
         const name = event.queryStringParameters?.name;
         const records = await listPackages(context, name === undefined ? {} : { name });
+        await recordAudit(context, { actor: scope.actor, action: 'package.list', outcome: 'ok' });
         return json(200, { packages: records.map(describePackage) });
       }
-      const record = await describe(context, pathParameter(event, 'name'), pathParameter(event, 'version'));
-      return json(200, describePackage(record));
+      const target = { name: pathParameter(event, 'name'), version: pathParameter(event, 'version') };
+      try {
+        const record = await describe(context, target.name, target.version);
+        await recordAudit(context, { actor: scope.actor, action: 'package.describe', outcome: 'ok', package: target, contentDigest: record.contentDigest });
+        return json(200, describePackage(record));
+      } catch (error) {
+        await recordAudit(context, { actor: scope.actor, action: 'package.describe', outcome: 'refused', package: target, reason: (error as Error).message });
+        throw error;
+      }
     },
-    { log: context.log, auth },
+    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }
 
 export function makeRemoveHandler({ context, auth }: HandlerDependencies) {
   return httpHandler(
-    async (event) => {
-      const record = await requestRemoval(context, pathParameter(event, 'name'), pathParameter(event, 'version'));
-      return json(202, { name: record.name, version: record.version, status: record.status });
+    async (event, scope) => {
+      const target = { name: pathParameter(event, 'name'), version: pathParameter(event, 'version') };
+      try {
+        const record = await requestRemoval(context, target.name, target.version);
+        await recordAudit(context, { actor: scope.actor, action: 'package.remove', outcome: 'ok', package: target, contentDigest: record.contentDigest });
+        return json(202, { name: record.name, version: record.version, status: record.status });
+      } catch (error) {
+        await recordAudit(context, { actor: scope.actor, action: 'package.remove', outcome: 'refused', package: target, reason: (error as Error).message });
+        throw error;
+      }
     },
-    { log: context.log, auth },
+    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }

@@ -9,7 +9,7 @@ export function makeHealthHandler({ context }: HandlerDependencies) {
   return httpHandler(async () => {
     const report = await checkHealth(context);
     return json(report.healthy ? 200 : 503, report.body);
-  }, { log: context.log });
+  }, { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) });
 }
 
 export function makeRepoHandler({ context }: HandlerDependencies) {
@@ -23,7 +23,7 @@ export function makeRepoHandler({ context }: HandlerDependencies) {
           ifNoneMatch: header(event, 'if-none-match'),
         }),
       ),
-    { log: context.log },
+    { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }
 
@@ -39,7 +39,7 @@ export function makeResourceHandler({ context }: HandlerDependencies) {
           pathParameter(event, 'filename'),
         ),
       ),
-    { log: context.log },
+    { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }
 
@@ -54,6 +54,6 @@ export function makeRegistryHandler({ context }: HandlerDependencies) {
           query: event.queryStringParameters ?? {},
         }),
       ),
-    { log: context.log },
+    { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }

@@ -31,13 +31,20 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
-export async function authorize(policy: AuthPolicy, authorization: string | undefined, sourceIp: string | undefined): Promise<void> {
+/** Who a caller is, for the audit trail: a fingerprint of its token (never the token), or loopback. */
+export function tokenFingerprint(token: string): string {
+  return `token:${digest(token).toString('hex').slice(0, 12)}`;
+}
+
+/** Checks the caller and returns who it is. */
+export async function authorize(policy: AuthPolicy, authorization: string | undefined, sourceIp: string | undefined): Promise<string> {
   const accepted = await policy.tokens();
   if (accepted.length === 0) {
-    if (policy.loopbackWithoutToken && isLoopback(sourceIp)) return;
+    if (policy.loopbackWithoutToken && isLoopback(sourceIp)) return `loopback:${sourceIp}`;
     throw new UnauthorizedError('No management token is configured: management calls are accepted from this machine only');
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (!match) throw new UnauthorizedError('Missing bearer token: send Authorization: Bearer <token>');
   if (!tokenMatches(match[1]!, accepted)) throw new UnauthorizedError('The bearer token is not valid');
+  return tokenFingerprint(match[1]!);
 }

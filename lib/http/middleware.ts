@@ -4,6 +4,7 @@
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { Metrics } from '../ports/metrics.ts';
 import type { Logger } from '../support/logger.ts';
 import { authorize, type AuthPolicy } from './auth.ts';
 import { header, type HttpEvent, type HttpResult } from './api-gateway.ts';
@@ -12,12 +13,15 @@ import { ERROR_MEDIA_TYPE, errorResponse } from './error-envelope.ts';
 export interface RequestScope {
   readonly log: Logger;
   readonly requestId: string;
+  /** Who called (management routes): a token fingerprint or loopback address. */
+  actor: string;
 }
 
 type Handler = (event: HttpEvent, scope: RequestScope) => Promise<HttpResult>;
 
 export interface HttpHandlerOptions {
   readonly log: Logger;
+  readonly metrics?: Metrics;
   /** Management routes: checked against this policy before the handler runs. */
   readonly auth?: AuthPolicy;
 }
@@ -25,26 +29,35 @@ export interface HttpHandlerOptions {
 /** Wraps a route handler with logging, error envelopes and (if given) authentication. */
 export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
   const scopes = new WeakMap<HttpEvent, RequestScope & { started: number }>();
+  const measure = (route: string, status: number, seconds: number): void => {
+    options.metrics?.count('registry_http_requests_total', { route, status: String(status) });
+    options.metrics?.observe('registry_http_request_duration_seconds', seconds, { route });
+  };
   return middy<HttpEvent, HttpResult, Error, Context>()
     .use({
       before: async function requestScopeMiddlewareBefore(request) {
         const requestId = request.event.requestContext?.requestId ?? request.context?.awsRequestId ?? 'local';
-        scopes.set(request.event, {
+        const scope = {
           requestId,
           started: Date.now(),
+          actor: 'anonymous',
           log: options.log.child({ requestId, route: request.event.routeKey }),
-        });
+        };
+        scopes.set(request.event, scope);
         if (options.auth) {
-          await authorize(options.auth, header(request.event, 'authorization'), request.event.requestContext?.http?.sourceIp);
+          scope.actor = await authorize(options.auth, header(request.event, 'authorization'), request.event.requestContext?.http?.sourceIp);
         }
       },
       after: async function requestScopeMiddlewareAfter(request) {
         const scope = scopes.get(request.event);
-        scope?.log.info('request', { status: request.response?.statusCode, ms: Date.now() - (scope?.started ?? Date.now()) });
+        const seconds = (Date.now() - (scope?.started ?? Date.now())) / 1000;
+        scope?.log.info('request', { status: request.response?.statusCode, ms: Math.round(seconds * 1000) });
+        measure(request.event.routeKey, request.response?.statusCode ?? 200, seconds);
       },
       onError: async function requestScopeMiddlewareOnError(request) {
         const scope = scopes.get(request.event);
         const { status, envelope, exposed } = errorResponse(request.error);
+        measure(request.event.routeKey, status, (Date.now() - (scope?.started ?? Date.now())) / 1000);
         if (exposed) scope?.log.info('request refused', { status, type: envelope.type });
         else scope?.log.error('request failed', { status, error: request.error });
         request.response = {

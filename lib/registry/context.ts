@@ -1,5 +1,6 @@
 /** What the registry's use cases run against: ports, clock, settings and a logger. */
 import type { JobQueue } from '../ports/job-queue.ts';
+import type { Metrics } from '../ports/metrics.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { Logger } from '../support/logger.ts';
 
@@ -43,6 +44,8 @@ export interface RegistryContext {
   readonly settings: RegistrySettings;
   readonly log: Logger;
   readonly now: () => Date;
+  /** Where counts and durations go (Prometheus self-hosted, CloudWatch EMF on Lambda); none when absent. */
+  readonly metrics?: Metrics;
 }
 
 /** The Docker host of the index: configured, or the public host (port 443 written out for https). */

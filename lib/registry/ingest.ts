@@ -30,12 +30,13 @@ import {
 } from './layout.ts';
 import { PackageAlreadyExistsError } from './registry-errors.ts';
 import { markIfUnreferenced } from './garbage-collector.ts';
+import { recordAudit } from './audit.ts';
 import type { PackageRecord, PublishedImage, UploadRecord } from './records.ts';
 import type { ManifestImage } from '../bundle/bundle-layout.ts';
 import { openStoredObject } from './store-byte-source.ts';
 
 export type IngestOutcome =
-  | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean }
+  | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean; readonly contentDigest?: string }
   | { readonly outcome: 'rejected'; readonly error: ErrorEnvelope }
   | { readonly outcome: 'ignored'; readonly reason: string };
 
@@ -65,6 +66,12 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
   }));
 
   let bundle: Bundle | undefined;
+  const actor = upload?.value.uploadedBy ?? (bundleKey.startsWith('drop/') ? 'drop' : 'storage-event');
+  const startedAt = Date.now();
+  const measure = (outcome: string): void => {
+    context.metrics?.count('registry_ingest_total', { outcome });
+    context.metrics?.observe('registry_ingest_duration_seconds', (Date.now() - startedAt) / 1000, { outcome });
+  };
   try {
     bundle = await Bundle.open(opened.source);
     const outcome = await stagePackage(context, bundle, uploadId);
@@ -76,6 +83,15 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
       updatedAt: context.now().toISOString(),
     }));
     log.info('bundle accepted', { package: outcome.name, version: outcome.version, unchanged: outcome.unchanged });
+    measure(outcome.unchanged ? 'unchanged' : 'accepted');
+    await recordAudit(context, {
+      actor,
+      action: 'bundle.add',
+      outcome: 'ok',
+      uploadId,
+      package: { name: outcome.name, version: outcome.version },
+      contentDigest: outcome.contentDigest,
+    });
     return outcome;
   } catch (error) {
     if (!isRegistryError(error)) throw error;
@@ -92,6 +108,15 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
       error: envelope,
       updatedAt: context.now().toISOString(),
     }));
+    measure('rejected');
+    await recordAudit(context, {
+      actor,
+      action: 'bundle.add',
+      outcome: 'failed',
+      uploadId,
+      ...(metadata ? { package: { name: metadata.name, version: metadata.version } } : {}),
+      reason: `${envelope.type}: ${envelope.message}`,
+    });
     return { outcome: 'rejected', error: envelope };
   } finally {
     await opened.source.close();
@@ -120,7 +145,7 @@ async function stagePackage(
     if (existing.value.contentDigest === contentDigest && existing.value.status !== 'Removing') {
       // The same content again: nothing to do (but make sure a publish is under way).
       if (existing.value.status === 'Processing') await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
-      return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: true };
+      return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: true, contentDigest };
     }
     throw new PackageAlreadyExistsError(metadata.name, metadata.version);
   }
@@ -168,7 +193,7 @@ async function stagePackage(
     throw new PackageAlreadyExistsError(metadata.name, metadata.version);
   }
   await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
-  return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: false };
+  return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: false, contentDigest };
 }
 
 /** The tags a bundle publishes: one per repository and tag (an image referenced twice counts once). */

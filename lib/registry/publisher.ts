@@ -92,7 +92,7 @@ export async function publishPackage(context: RegistryContext, name: string, ver
       return;
     }
     const entry = repositoryEntry(fragment, hosts);
-    const { entries } = await updatePublishedIndex(
+    const { entries, bytes } = await updatePublishedIndex(
       context.store,
       hosts,
       (current) => [...current.filter((existing) => !sameEntry(existing, name, version)), entry],
@@ -100,6 +100,7 @@ export async function publishPackage(context: RegistryContext, name: string, ver
       { validate: () => [entry] },
     );
     await markAdded(context, coordinate, contentDigest);
+    recordIndexMetrics(context, entries, bytes);
     log.info('package published', { releaseVersion: fragment.releaseVersion, indexEntries: entries });
   } catch (error) {
     if (!isRegistryError(error) || error.source === 'internal') throw error;
@@ -111,6 +112,12 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     );
     log.warn('package failed to publish', { type: error.type, reason: error.message });
   }
+}
+
+function recordIndexMetrics(context: RegistryContext, entries: number, bytes: number): void {
+  context.metrics?.gauge('registry_index_entries', entries);
+  context.metrics?.gauge('registry_index_bytes', bytes);
+  context.metrics?.gauge('registry_index_published_timestamp_seconds', Math.floor(context.now().getTime() / 1000));
 }
 
 function hostsOf(context: RegistryContext): { publicBaseUrl: string; dockerHost: string } {
@@ -144,8 +151,9 @@ export async function removePackage(context: RegistryContext, name: string, vers
   const record = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
   if (!record || record.value.status !== 'Removing') return;
   // Out of the index first: from here on no client is sent to the files about to go.
-  await updatePublishedIndex(context.store, hostsOf(context), (current) =>
+  const index = await updatePublishedIndex(context.store, hostsOf(context), (current) =>
     current.filter((entry) => !sameEntry(entry, name, version)), { validate: () => [] });
+  recordIndexMetrics(context, index.entries, index.bytes);
   await context.store.delete(fragmentKey(coordinate));
   await unpublishTags(context, coordinate, record.value.images ?? []);
   const contents = [
@@ -170,7 +178,8 @@ export async function reindex(context: RegistryContext): Promise<void> {
     const batch = await Promise.all(keys.slice(start, start + 32).map((key) => readJson<IndexFragment>(context.store, key)));
     for (const fragment of batch) if (fragment) fragments.push(fragment.value);
   }
-  const { entries } = await updatePublishedIndex(context.store, hostsOf(context), () =>
+  const { entries, bytes } = await updatePublishedIndex(context.store, hostsOf(context), () =>
     fragments.map((fragment) => repositoryEntry(fragment, hostsOf(context))));
+  recordIndexMetrics(context, entries, bytes);
   context.log.info('index rebuilt', { entries });
 }

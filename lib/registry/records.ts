@@ -10,6 +10,8 @@ export interface UploadRecord {
   readonly bundleKey: string;
   readonly fileName?: string;
   readonly size?: number;
+  /** Who created the upload (a token fingerprint), for the audit trail. */
+  readonly uploadedBy?: string;
   /** For uploads in parts: the store's multipart upload, completed by POST …/complete. */
   readonly multipart?: { readonly uploadId: string; readonly partBytes: number; readonly parts: number };
   /** ETag of the bundle object that was processed: a repeated S3 event for it is a no-op. */

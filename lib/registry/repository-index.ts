@@ -40,7 +40,7 @@ export async function updatePublishedIndex(
   hosts: { readonly publicBaseUrl: string; readonly dockerHost: string },
   change: (entries: JsonObject[], current: PublishedIndex | undefined) => JsonObject[],
   options: { validate: 'all' | ((entries: readonly JsonObject[]) => readonly JsonObject[]) } = { validate: 'all' },
-): Promise<{ entries: number }> {
+): Promise<{ entries: number; bytes: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const current = await readPublishedIndex(store);
     const entries = sortEntries(change([...(current?.document.packages ?? [])], current));
@@ -62,7 +62,7 @@ export async function updatePublishedIndex(
         },
         ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
       });
-      return { entries: entries.length };
+      return { entries: entries.length, bytes: body.length };
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));

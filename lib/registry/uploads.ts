@@ -72,7 +72,7 @@ export function parseUploadRequest(body: unknown): UploadRequest {
   return { ...(fileName === undefined ? {} : { fileName }), ...(size === undefined ? {} : { size }) };
 }
 
-export async function createUpload(context: RegistryContext, request: UploadRequest): Promise<UploadTicket> {
+export async function createUpload(context: RegistryContext, request: UploadRequest, actor = 'anonymous'): Promise<UploadTicket> {
   if (request.size !== undefined && request.size > context.settings.maxBundleBytes) {
     throw new InvalidRequestError(`The bundle is ${request.size} bytes; this registry accepts at most ${context.settings.maxBundleBytes}`, {
       size: request.size,
@@ -94,17 +94,17 @@ export async function createUpload(context: RegistryContext, request: UploadRequ
       const start = (partNumber - 1) * partBytes;
       parts.push({ partNumber, url: await multipart.presignPart(key, storeUploadId, partNumber, lifetime), start, end: Math.min(request.size, start + partBytes) - 1 });
     }
-    await writeJsonIf(context.store, uploadRecordKey(uploadId), newRecord(uploadId, request, now, { uploadId: storeUploadId, partBytes, parts: count }), undefined);
+    await writeJsonIf(context.store, uploadRecordKey(uploadId), newRecord(uploadId, request, now, actor, { uploadId: storeUploadId, partBytes, parts: count }), undefined);
     return { uploadId, status: 'Uploading', upload: { method: 'PUT', parts, headers: {}, expiresAt }, statusUrl: `/v1/uploads/${uploadId}` };
   }
-  const record = newRecord(uploadId, request, now);
+  const record = newRecord(uploadId, request, now, actor);
   await writeJsonIf(context.store, uploadRecordKey(uploadId), record, undefined);
   const url = await context.store.presign('PUT', key, { expiresIn: lifetime });
   if (!url) throw new InvalidRequestError('This storage cannot take uploads through a URL', {});
   return { uploadId, status: record.status, upload: { method: 'PUT', url, headers: {}, expiresAt }, statusUrl: `/v1/uploads/${uploadId}` };
 }
 
-function newRecord(uploadId: string, request: UploadRequest, now: Date, multipart?: UploadRecord['multipart']): UploadRecord {
+function newRecord(uploadId: string, request: UploadRequest, now: Date, actor: string, multipart?: UploadRecord['multipart']): UploadRecord {
   return {
     uploadId,
     status: 'Uploading',
@@ -112,6 +112,7 @@ function newRecord(uploadId: string, request: UploadRequest, now: Date, multipar
     ...(request.fileName ? { fileName: request.fileName } : {}),
     ...(request.size !== undefined ? { size: request.size } : {}),
     ...(multipart ? { multipart } : {}),
+    uploadedBy: actor,
     packages: [],
     error: null,
     createdAt: now.toISOString(),

@@ -26,6 +26,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
 import { UPLOADS_PREFIX } from '../registry/layout.ts';
 import { createLogger, type Logger } from '../support/logger.ts';
+import { PrometheusMetrics } from '../observability/prometheus-metrics.ts';
 import { lambdaContext } from './api-gateway-bridge.ts';
 import { httpFront, streamStoredObject } from './http-front.ts';
 import { DropFolder } from './drop-folder.ts';
@@ -35,6 +36,7 @@ import { createUrlSigner, verifySignedUrl } from './signed-urls.ts';
 
 export interface RunningRegistry {
   readonly url: string;
+  readonly metrics: PrometheusMetrics;
   readonly store: ObjectStore;
   readonly queue: InProcessJobQueue;
   /** Resolves once every triggered ingest and every queued job has been handled. */
@@ -77,7 +79,12 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     ...(config.dockerHost ? { dockerHost: config.dockerHost } : {}),
     gcGraceSeconds: config.gcGraceSeconds,
   };
-  const context: RegistryContext = { store, queue, settings, log, now: () => new Date() };
+  const metrics = new PrometheusMetrics();
+  metrics.onScrape(() => {
+    metrics.gauge('registry_queue_depth', queue.depth);
+    metrics.gauge('registry_queue_dead_letters', queue.deadLetters.length);
+  });
+  const context: RegistryContext = { store, queue, settings, log, now: () => new Date(), metrics };
   const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';
   let ingest: IngestRunner | undefined;
   const dependencies: HandlerDependencies = {
@@ -102,7 +109,16 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
 
   const functions = httpFunctions(dependencies);
 
-  const listener = httpFront(functions, log, (request, response, url, method) => serveSignedStoreRequest(request, response, url, method));
+  const front = httpFront(functions, log, (request, response, url, method) => serveSignedStoreRequest(request, response, url, method));
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
+    // Prometheus scrapes the process itself: transport-level, like the presigned store URLs.
+    if (request.method === 'GET' && (request.url ?? '').split('?')[0] === '/metrics') {
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      response.end(metrics.render());
+      return;
+    }
+    front(request, response);
+  };
   const server: Server = config.tls
     ? createHttpsServer({ cert: await readFile(config.tls.certificatePath), key: await readFile(config.tls.keyPath) }, listener)
     : createServer(listener);
@@ -145,6 +161,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
 
   return {
     url: listeningUrl,
+    metrics,
     store,
     queue,
     settled: async () => {

@@ -46,6 +46,11 @@ export class InProcessJobQueue implements JobQueue {
     this.kick();
   }
 
+  /** Jobs waiting or being handled. */
+  get depth(): number {
+    return this.pending.length;
+  }
+
   get busy(): boolean {
     return this.running !== undefined || this.pending.length > 0;
   }
