@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { PRODUCT_VERSION } from '../version.ts';
 import { createCommandRunner } from './command-runner.ts';
 import { registerBuild } from './commands/build.ts';
+import { registerActivate } from './commands/activate.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerServerCommands } from './commands/server-commands.ts';
@@ -40,6 +41,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   registerBuild(program, run);
   registerServerCommands(program, run);
   registerConfig(program, run);
+  registerActivate(program, run);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
 
   try {

@@ -21,7 +21,15 @@ export interface RegistryOptions {
   readonly readProtection: boolean;
   readonly tls?: { readonly certificatePath: string; readonly keyPath: string };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-  readonly service: { readonly name: string; readonly instances: number; readonly cpus: number; readonly mem: number; readonly disk: number };
+  readonly service: {
+    readonly name: string;
+    readonly instances: number;
+    readonly cpus: number;
+    readonly mem: number;
+    readonly disk: number;
+    readonly image: string;
+    readonly artifactUrl?: string;
+  };
 }
 
 let schemaErrors: ((document: unknown) => string[]) | undefined;
@@ -76,7 +84,7 @@ export function resolveOptions(document: unknown, file = 'options'): RegistryOpt
       tls?: { 'certificate-path': string; 'key-path': string };
       'log-level'?: RegistryOptions['logLevel'];
     };
-    service?: Partial<RegistryOptions['service']>;
+    service?: Partial<Omit<RegistryOptions['service'], 'artifactUrl'>> & { 'artifact-url'?: string };
   };
   const raw = (document ?? {}) as Raw;
   const registry = raw.registry ?? {};
@@ -110,6 +118,8 @@ export function resolveOptions(document: unknown, file = 'options'): RegistryOpt
       cpus: raw.service?.cpus ?? 2,
       mem: raw.service?.mem ?? 4096,
       disk: raw.service?.disk ?? 20480,
+      image: raw.service?.image ?? 'node:20-bookworm-slim',
+      ...(raw.service?.['artifact-url'] ? { artifactUrl: raw.service['artifact-url'] } : {}),
     },
   };
 }

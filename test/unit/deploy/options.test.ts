@@ -17,7 +17,7 @@ describe('the options file', () => {
       kind: 's3', bucket: 'my-bucket', path: 'my-path-in-bucket', endpoint: 'https://s3.us-east-1.amazonaws.com',
       credentialSecretPath: 'dcos-registry-s3-credential-file', credentialProfileName: 'default',
     });
-    assert.deepEqual(resolved.service, { name: 'dcos-registry', instances: 2, cpus: 2, mem: 2048, disk: 20480 });
+    assert.deepEqual(resolved.service, { name: 'dcos-registry', instances: 2, cpus: 2, mem: 2048, disk: 20480, image: 'node:20-bookworm-slim' });
   });
 
   it('defaults to the original: local storage, one instance, service dcos-registry', () => {
