@@ -19,9 +19,9 @@ interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
-function runPackage(outputDirectory: string): Promise<{ code: number; output: string }> {
+function runPackage(outputDirectory: string, stage = 'ci'): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', outputDirectory], {
+    const child = spawn(process.execPath, [join(projectRoot, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', stage, '--package', outputDirectory], {
       cwd: projectRoot,
       // No credentials, and nowhere to send telemetry: packaging must not need either.
       env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none-configured', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
@@ -125,4 +125,28 @@ describe('serverless package (offline) and its CloudFormation template', () => {
       assert.deepEqual(variables.REGISTRY_AUTH_SECRET_ID, { Ref: 'ManagementTokenSecret' }, name);
     }
   });
+});
+
+describe('the other stages package offline too', () => {
+  for (const [stage, endpoint] of [
+    ['localstack', 'http://localhost.localstack.cloud:4566'],
+    ['offline', 'http://localhost:4569'],
+  ] as const) {
+    it(`stage ${stage}: every function, pointed at its local endpoints`, async () => {
+      const directory = await mkdtemp(join(tmpdir(), `sls-${stage}-`));
+      try {
+        const { code, output } = await runPackage(directory, stage);
+        assert.equal(code, 0, output);
+        const template = JSON.parse(await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+        const functions = ofType(template, 'AWS::Lambda::Function');
+        assert.equal(functions.length, FUNCTIONS.length);
+        for (const [name, fn] of functions) {
+          const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+          assert.equal(variables.REGISTRY_S3_ENDPOINT, endpoint, name);
+        }
+      } finally {
+        await rm(directory, { recursive: true, force: true });
+      }
+    });
+  }
 });
