@@ -17,8 +17,15 @@ export function storeKeyOfEventKey(eventKey: string, keyPrefix: string): string 
   return key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
 }
 
-export function makeUnpackHandler({ context, keyPrefix }: HandlerDependencies) {
-  return middy<S3Event, IngestOutcome[], Error, Context>().handler(async (event) => {
+/** The same dependencies, logging with the invocation's request id on every line. */
+function withRequestId<T extends { context: HandlerDependencies['context'] }>(dependencies: T, lambda: Context): T['context'] {
+  return { ...dependencies.context, log: dependencies.context.log.child({ requestId: lambda.awsRequestId }) };
+}
+
+export function makeUnpackHandler(dependencies: HandlerDependencies) {
+  const { keyPrefix } = dependencies;
+  return middy<S3Event, IngestOutcome[], Error, Context>().handler(async (event, lambda) => {
+    const context = withRequestId(dependencies, lambda);
     const outcomes: IngestOutcome[] = [];
     for (const record of event.Records ?? []) {
       if (!record.eventName.startsWith('ObjectCreated:')) continue;
@@ -48,8 +55,9 @@ export function parseJob(body: string): RegistryJob {
   return job;
 }
 
-export function makeIndexerHandler({ context }: HandlerDependencies) {
-  return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event) => {
+export function makeIndexerHandler(dependencies: HandlerDependencies) {
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, lambda) => {
+    const context = withRequestId(dependencies, lambda);
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     for (const record of event.Records ?? []) {
       // FIFO: once a message fails, the ones behind it in the group must wait for it.

@@ -24,7 +24,8 @@ import { httpFunctions } from '../handlers/http-functions.ts';
 import { staticTokens } from '../http/auth.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
-import { UPLOADS_PREFIX } from '../registry/layout.ts';
+import { INDEX_KEY, UPLOADS_PREFIX } from '../registry/layout.ts';
+import { INDEX_METADATA } from '../registry/repository-index.ts';
 import { createLogger, type Logger } from '../support/logger.ts';
 import { PrometheusMetrics } from '../observability/prometheus-metrics.ts';
 import { lambdaContext } from './api-gateway-bridge.ts';
@@ -85,6 +86,18 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     metrics.gauge('registry_queue_dead_letters', queue.deadLetters.length);
   });
   const context: RegistryContext = { store, queue, settings, log, now: () => new Date(), metrics };
+  /** The index as stored, read at each scrape: right after a restart too, and shared by instances. */
+  const scrapeIndex = async (): Promise<void> => {
+    try {
+      const index = await store.head(INDEX_KEY);
+      if (!index) return;
+      metrics.gauge('registry_index_entries', Number(index.metadata[INDEX_METADATA.entries] ?? 0));
+      metrics.gauge('registry_index_bytes', index.size);
+      metrics.gauge('registry_index_age_seconds', Math.max(0, (Date.now() - index.lastModified.getTime()) / 1000));
+    } catch (error) {
+      log.warn('metrics: the index cannot be read', { error });
+    }
+  };
   const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';
   let ingest: IngestRunner | undefined;
   const dependencies: HandlerDependencies = {
@@ -113,8 +126,10 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
     // Prometheus scrapes the process itself: transport-level, like the presigned store URLs.
     if (request.method === 'GET' && (request.url ?? '').split('?')[0] === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      response.end(metrics.render());
+      void scrapeIndex().then(() => {
+        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        response.end(metrics.render());
+      });
       return;
     }
     front(request, response);

@@ -120,6 +120,18 @@ describe('dcos-registry activate --target=dcos', () => {
     assert.equal(recorded.length, before);
   });
 
+  it('prints the serverless deployment for the aws and localstack targets', async () => {
+    const file = await optionsFile();
+    const aws = await runBuiltCli(['activate', `--options=${file}`, '--target=aws', '--stage=prod', '--dry-run']);
+    assert.equal(aws.code, 0, aws.stderr);
+    assert.equal(aws.stdout, 'npx osls deploy --stage prod --param=bucketName=my-bucket\n');
+    const localstack = await runBuiltCli(['activate', `--options=${file}`, '--target=localstack', '--dry-run', '--json']);
+    assert.equal(localstack.code, 0, localstack.stderr);
+    assert.deepEqual((JSON.parse(localstack.stdout) as { command: string[] }).command, [
+      'AWS_ENDPOINT_URL=https://minio.internal:9000', 'npx', 'osls', 'deploy', '--stage', 'localstack', '--param=bucketName=my-bucket',
+    ]);
+  });
+
   it('warns that the defaults are not for production, and needs the server bundle URL', async () => {
     const run = await runBuiltCli(['activate', `--dcos-url=${url}`, '--dry-run']);
     assert.equal(run.code, 1);

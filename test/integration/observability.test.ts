@@ -53,6 +53,7 @@ describe('metrics and audit trail', () => {
     ]) {
       assert.ok(metrics.includes(line), `/metrics has ${line}\n${metrics}`);
     }
+    assert.match(metrics, /registry_index_age_seconds \d+(\.\d+)?/);
     assert.match(metrics, /registry_http_request_duration_seconds_count\{route="GET \/v1\/packages\/\{name\}\/\{version\}"\} \d+/);
     assert.match(metrics, /registry_ingest_duration_seconds_bucket\{outcome="rejected",le="\+Inf"\} 1/);
 

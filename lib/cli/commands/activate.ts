@@ -24,7 +24,7 @@ export function registerActivate(program: Command, run: CommandRunner): void {
     .description('Stand the registry up: on DC/OS as a Marathon app registered with Cosmos, or on AWS with serverless')
     .option('--options <file>', 'options file (see `config`); without one, the defaults, which are NOT recommended in production')
     .option('--name <service-name>', 'service name (overrides service.name)')
-    .option('--target <dcos|aws>', 'where to activate', 'dcos')
+    .option('--target <dcos|aws|localstack>', 'where to activate', 'dcos')
     .option('--dcos-url <url>', 'DC/OS cluster URL (default: $DCOS_URL); the token comes from $DCOS_ACS_TOKEN')
     .option('--stage <stage>', 'serverless stage (aws target)', 'prod')
     .option('--timeout <seconds>', 'how long to wait for the service to be healthy', '600')
@@ -40,11 +40,11 @@ export function registerActivate(program: Command, run: CommandRunner): void {
         }
         if (flags.name) document = { ...document, service: { ...(document.service as object | undefined), name: flags.name } };
         const options = resolveOptions(document, flags.options ?? 'defaults');
-        if (flags.target === 'aws') {
+        if (flags.target === 'aws' || flags.target === 'localstack') {
           const explicitUrl = (document.registry as { 'public-url'?: string } | undefined)?.['public-url'];
           return activateOnAws(options, explicitUrl, flags, output);
         }
-        if (flags.target !== 'dcos') throw new RegistryError('InvalidOption', `--target must be dcos or aws, got [${flags.target}]`, {});
+        if (flags.target !== 'dcos') throw new RegistryError('InvalidOption', `--target must be dcos, aws or localstack, got [${flags.target}]`, {});
         const dcosUrl = flags.dcosUrl ?? process.env.DCOS_URL;
         if (!dcosUrl) throw new RegistryError('InvalidOption', 'No DC/OS cluster given: pass --dcos-url or set DCOS_URL', {});
         if (flags.dryRun) {
@@ -61,16 +61,22 @@ export function registerActivate(program: Command, run: CommandRunner): void {
 
 /** The serverless deployment the options describe: printed with --dry-run, run otherwise. */
 async function activateOnAws(options: RegistryOptions, publicUrl: string | undefined, flags: ActivateOptions, output: CliOutput): Promise<void> {
-  if (options.storage.kind !== 's3') throw new RegistryError('InvalidOptions', 'The aws target needs registry.s3 (the bucket the stack creates)', {});
-  const args = ['osls', 'deploy', '--stage', flags.stage, `--param=bucketName=${options.storage.bucket}`];
+  if (options.storage.kind !== 's3') throw new RegistryError('InvalidOptions', `The ${flags.target} target needs registry.s3 (the bucket the stack creates)`, {});
+  const localstack = flags.target === 'localstack';
+  const stage = localstack ? 'localstack' : flags.stage;
+  const args = ['osls', 'deploy', '--stage', stage, `--param=bucketName=${options.storage.bucket}`];
   // Without a public URL of its own, the stack uses its HTTP API's endpoint.
   if (publicUrl) args.push(`--param=publicUrl=${publicUrl}`);
-  const command = ['npx', ...args];
+  // LocalStack: osls (AWS SDK v3) goes wherever AWS_ENDPOINT_URL says; the options' S3 endpoint names it.
+  const environment: Record<string, string> = localstack ? { AWS_ENDPOINT_URL: options.storage.endpoint ?? 'http://localhost:4566' } : {};
+  const command = [...Object.entries(environment).map(([name, value]) => `${name}=${value}`), 'npx', ...args];
   if (flags.dryRun) {
-    output.result(command.join(' '), { dryRun: true, command });
+    output.result(command.join(' '), { dryRun: true, command, environment });
     return;
   }
-  const code = await new Promise<number>((resolve) => spawn('npx', args, { stdio: 'inherit' }).on('close', (exit) => resolve(exit ?? 1)));
+  const code = await new Promise<number>((resolve) =>
+    spawn('npx', args, { stdio: 'inherit', env: { ...process.env, ...environment } }).on('close', (exit) => resolve(exit ?? 1)),
+  );
   if (code !== 0) throw new RegistryError('DeployFailed', `${command.join(' ')} failed with exit code ${code}`, {});
-  output.result(`Deployed stage ${flags.stage}`, { stage: flags.stage });
+  output.result(`Deployed stage ${stage}`, { stage });
 }
