@@ -88,12 +88,6 @@ export class Bundle {
     return this.archive.streamEntry(blob.entry);
   }
 
-  /** The bytes of a small image blob (a manifest). */
-  async imageBlobBytes(sha256: string): Promise<Buffer> {
-    const blob = this.imageBlobs.get(sha256);
-    if (!blob) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${contentEntryName('image-blob', sha256)}`, { sha256 });
-    return this.archive.readEntry(blob.entry, MAX_MANIFEST_BYTES);
-  }
 
   /** Streams one stored resource (checked against its CRC-32 as it goes). */
   resourceStream(sha256: string): AsyncGenerator<Uint8Array> {

@@ -18,7 +18,7 @@ export function storeKeyOfEventKey(eventKey: string, keyPrefix: string): string 
 }
 
 /** The same dependencies, logging with the invocation's request id on every line. */
-function withRequestId<T extends { context: HandlerDependencies['context'] }>(dependencies: T, lambda: Context): T['context'] {
+function withRequestId(dependencies: HandlerDependencies, lambda: Context): HandlerDependencies['context'] {
   return { ...dependencies.context, log: dependencies.context.log.child({ requestId: lambda.awsRequestId }) };
 }
 

@@ -14,14 +14,12 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PackagingError } from '../domain/errors.ts';
 import type { ImageReference } from './image-reference.ts';
-import { IMAGE_MANIFESTS, MANIFEST_LISTS, manifestMediaType, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, type Descriptor, type ImageManifest, type ManifestList } from './media-types.ts';
+import { IMAGE_MANIFESTS, MANIFEST_LISTS, manifestMediaType, sha256Digest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, type Descriptor, type ImageManifest, type ManifestList } from './media-types.ts';
 import type { PulledManifest, ResolvedImage } from './registry-puller.ts';
 import { indexTar, type TarEntry } from './tar-index.ts';
 
 /** Where the bytes of a blob are: a file, or a range of the archive. */
 type BlobLocation = { readonly path: string; readonly offset: number; readonly size: number };
-
-const sha256 = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 export class LocalImageSource {
   private readonly blobs = new Map<string, BlobLocation>();
@@ -112,7 +110,7 @@ export class LocalImageSource {
     if (!top) return fail(`the layout names no image ${wanted.join(' or ')}`);
     const manifestOf = async (descriptor: Descriptor): Promise<PulledManifest> => {
       const bytes = await read(blobName(descriptor.digest));
-      if (sha256(bytes) !== descriptor.digest) return fail(`digest mismatch for manifest ${descriptor.digest}`);
+      if (sha256Digest(bytes) !== descriptor.digest) return fail(`digest mismatch for manifest ${descriptor.digest}`);
       const mediaType = manifestMediaType(JSON.parse(bytes.toString('utf8')), descriptor.mediaType);
       if (!mediaType) return fail(`manifest ${descriptor.digest} has no known media type`);
       return { digest: descriptor.digest, mediaType, bytes };
@@ -166,11 +164,11 @@ export class LocalImageSource {
       layers.push({ mediaType: OCI_LAYER_TAR, digest, size: entry.size });
       source.blobs.set(digest, { path, offset: entry.offset, size: entry.size });
     }
-    const configDescriptor: Descriptor = { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length };
+    const configDescriptor: Descriptor = { mediaType: OCI_CONFIG, digest: sha256Digest(config), size: config.length };
     source.generated.set(configDescriptor.digest, config);
     const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: configDescriptor, layers }));
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
-    const pulled = { digest: sha256(manifestBytes), mediaType: OCI_MANIFEST, bytes: manifestBytes };
+    const pulled = { digest: sha256Digest(manifestBytes), mediaType: OCI_MANIFEST, bytes: manifestBytes };
     source.resolved = { top: pulled, image: { ...pulled, manifest } };
     return source;
   }

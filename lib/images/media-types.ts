@@ -1,4 +1,10 @@
 /** The manifest and layer media types of the Docker Registry v2 and OCI specifications. */
+import { createHash } from 'node:crypto';
+
+/** A content digest as registries write it: `sha256:<hex>`. */
+export function sha256Digest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

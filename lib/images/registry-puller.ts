@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { PackagingError } from '../domain/errors.ts';
 import type { BasicCredentials, CredentialLookup } from './docker-credentials.ts';
 import { DOCKER_HUB, type ImageReference } from './image-reference.ts';
-import { ALL_MANIFESTS, IMAGE_MANIFESTS, MANIFEST_LISTS, manifestMediaType, type Descriptor, type ImageManifest, type ManifestList } from './media-types.ts';
+import { ALL_MANIFESTS, IMAGE_MANIFESTS, sha256Digest, MANIFEST_LISTS, manifestMediaType, type Descriptor, type ImageManifest, type ManifestList } from './media-types.ts';
 
 export interface PullOptions {
   /** Registry host → mirror host (`--registry-mirror docker.io=mirror.local:5000`). */
@@ -32,8 +32,6 @@ export interface ResolvedImage {
   /** The image manifest for the platform (the top one when it is not a list). */
   readonly image: PulledManifest & { readonly manifest: ImageManifest };
 }
-
-const sha256 = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 export class RegistryPuller {
   private readonly tokens = new Map<string, string>();
@@ -87,7 +85,7 @@ export class RegistryPuller {
     if (response.status === 404) throw this.error(image, reference.startsWith('sha256:') ? `manifest ${reference} not found` : `unknown tag ${reference}`, 'ImageNotFound');
     if (response.status !== 200) throw this.error(image, `manifest ${reference}: HTTP ${response.status} ${await safeText(response)}`);
     const bytes = Buffer.from(await response.arrayBuffer());
-    const digest = sha256(bytes);
+    const digest = sha256Digest(bytes);
     const declared = response.headers.get('docker-content-digest');
     if (declared && declared !== digest) throw this.error(image, `digest mismatch: the registry says ${declared}, the manifest hashes to ${digest}`);
     let document: unknown;

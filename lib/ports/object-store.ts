@@ -153,3 +153,8 @@ export async function readAllBytes(body: AsyncIterable<Uint8Array>): Promise<Buf
   for await (const chunk of body) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks);
 }
+
+/** Releases a body that will not be read (a redirect or a 304 answered instead): frees its connection or file. */
+export function discardBody(body: AsyncIterable<Uint8Array>): void {
+  (body as { destroy?: () => void }).destroy?.();
+}

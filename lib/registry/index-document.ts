@@ -3,7 +3,8 @@
  * at this registry, and the variants Cosmos may ask for (v3/v4 media types, older DC/OS).
  */
 import { encodeCoordinate } from '../universe/coordinate.ts';
-import { parsePointer } from '../universe/json-pointer.ts';
+import { parseImageReference, servedImageReference } from '../images/image-reference.ts';
+import { parsePointer, resolvePointer } from '../universe/json-pointer.ts';
 import { isJsonObject, type JsonObject, type JsonValue, type PackageMetadata } from '../universe/package-model.ts';
 
 /** Written at publish time, one per package version: everything the index needs, nothing more. */
@@ -41,7 +42,10 @@ export function repositoryEntry(fragment: IndexFragment, hosts: { publicBaseUrl:
     setPointer(entry, resource.ref, resourceUrl(hosts.publicBaseUrl, coordinate, resource.sha256, resource.filename));
   }
   for (const image of fragment.images ?? []) {
-    setPointer(entry, image.ref, `${hosts.dockerHost}/${image.repository}${image.tag ? `:${image.tag}` : `@${image.digest}`}`);
+    // From the reference as the package wrote it: a tag stays a tag, a digest pin stays a pin.
+    const original = resolvePointer(fragment.metadata as unknown as JsonValue, image.ref);
+    if (typeof original !== 'string') throw new Error(`image pointer ${image.ref} does not resolve`);
+    setPointer(entry, image.ref, servedImageReference(hosts.dockerHost, parseImageReference(original)));
   }
   entry.releaseVersion = fragment.releaseVersion;
   return entry;

@@ -6,7 +6,7 @@
  */
 import { isRepositoryName, isTag } from '../images/image-reference.ts';
 import { ALL_MANIFESTS } from '../images/media-types.ts';
-import { ObjectNotFoundError, readAllBytes, type StoredObject } from '../ports/object-store.ts';
+import { discardBody, ObjectNotFoundError, readAllBytes, type StoredObject } from '../ports/object-store.ts';
 import type { RegistryContext } from './context.ts';
 import type { Catalog, TagList } from './image-tags.ts';
 import { readJson } from './json-objects.ts';
@@ -104,7 +104,7 @@ async function serveManifest(context: RegistryContext, name: string, reference: 
   const byDigest = DIGEST.exec(reference);
   const object = await getOrUndefined(context, byDigest ? imageBlobKey(byDigest[1]!) : tagKey(name, reference));
   if (!object || !ALL_MANIFESTS.includes(object.contentType ?? '')) {
-    if (object) await destroy(object);
+    if (object) discardBody(object.body);
     // Tell an unknown repository from an unknown tag (only on this error path: a second read).
     if (!(await context.store.head(tagListKey(name)))) throw nameUnknown(name);
     throw new DistributionError(404, 'MANIFEST_UNKNOWN', 'manifest unknown', byDigest ? { Digest: reference } : { Tag: reference });
@@ -112,7 +112,7 @@ async function serveManifest(context: RegistryContext, name: string, reference: 
   const digest = byDigest ? reference : (object.metadata.digest ?? '');
   const headers = { ...API_VERSION_HEADER, 'content-type': object.contentType!, 'docker-content-digest': digest, etag: `"${digest}"`, 'content-length': String(object.size) };
   if (head) {
-    await destroy(object);
+    discardBody(object.body);
     return { kind: 'body', status: 200, headers, body: Buffer.alloc(0) };
   }
   return { kind: 'body', status: 200, headers, body: await readAllBytes(object.body) };
@@ -124,7 +124,7 @@ async function serveBlob(context: RegistryContext, name: string, digest: string,
   if (!object) throw new DistributionError(404, 'BLOB_UNKNOWN', 'blob unknown to registry', { digest, name });
   const headers = { ...API_VERSION_HEADER, 'content-type': 'application/octet-stream', 'docker-content-digest': digest, etag: `"${digest}"`, 'content-length': String(object.size) };
   if (head) {
-    await destroy(object);
+    discardBody(object.body);
     return { kind: 'body', status: 200, headers, body: Buffer.alloc(0) };
   }
   if (object.size > context.settings.maxInlineResponseBytes) {
@@ -134,7 +134,7 @@ async function serveBlob(context: RegistryContext, name: string, digest: string,
       responseContentType: 'application/octet-stream',
     });
     if (location) {
-      await destroy(object);
+      discardBody(object.body);
       return { kind: 'redirect', location, headers: { ...API_VERSION_HEADER, 'docker-content-digest': digest } };
     }
   }
@@ -174,8 +174,4 @@ async function getOrUndefined(context: RegistryContext, key: string): Promise<St
     if (error instanceof ObjectNotFoundError) return undefined;
     throw error;
   }
-}
-
-async function destroy(object: StoredObject): Promise<void> {
-  (object.body as unknown as { destroy?: () => void }).destroy?.();
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ObjectNotFoundError, readAllBytes } from '../ports/object-store.ts';
+import { discardBody, ObjectNotFoundError, readAllBytes } from '../ports/object-store.ts';
 import { decodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
 import { compareDcosVersions, REPO_MEDIA_TYPE_PREFIX, repositoryVariant, type RepoVersion, type RepositoryDocument } from './index-document.ts';
@@ -93,13 +93,13 @@ export async function serveRepository(context: RegistryContext, request: Reposit
     vary: 'Accept, Accept-Encoding, User-Agent',
   };
   if (request.ifNoneMatch !== undefined && request.ifNoneMatch.split(',').map((tag) => tag.trim()).includes(etag)) {
-    if (stored) await drain(stored.body);
+    if (stored) discardBody(stored.body);
     return { kind: 'not-modified', headers };
   }
   if (asStored && stored && acceptsGzip && stored.size > context.settings.maxInlineResponseBytes) {
     const location = await context.store.presign('GET', INDEX_KEY, { expiresIn: 300, responseContentType: headers['content-type'] });
     if (location) {
-      await drain(stored.body);
+      discardBody(stored.body);
       return { kind: 'redirect', location };
     }
   }
@@ -135,7 +135,7 @@ export async function serveResource(context: RegistryContext, coordinate: string
       responseContentType: contentType,
     });
     if (location) {
-      await drain(object.body);
+      discardBody(object.body);
       return { kind: 'redirect', location };
     }
   }
@@ -146,9 +146,4 @@ export async function serveResource(context: RegistryContext, coordinate: string
     headers: { 'content-type': contentType, etag: `"sha256:${digest}"`, 'cache-control': 'public, max-age=31536000, immutable' },
     body,
   };
-}
-
-async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
-  const stream = body as unknown as { destroy?: () => void };
-  if (typeof stream.destroy === 'function') stream.destroy();
 }

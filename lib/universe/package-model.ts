@@ -4,9 +4,6 @@
  */
 export type PackagingVersion = '2.0' | '3.0' | '4.0' | '5.0';
 
-/** The packaging versions a bundle may carry (metadata-schema.json has no 2.0 variant). */
-export const BUNDLE_PACKAGING_VERSIONS: readonly PackagingVersion[] = ['3.0', '4.0', '5.0'];
-
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 

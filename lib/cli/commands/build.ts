@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { buildBundle, type BuildReporter } from '../../packaging/build-bundle.ts';
 import { parseUrlRewrite, type UrlRewriteRule } from '../../packaging/fetch/url-rewrite.ts';
+import { parseAssignment } from '../../support/assignment.ts';
 import { PackagingError } from '../../domain/errors.ts';
 import { defaultDockerConfigPath, loadDockerCredentials } from '../../images/docker-credentials.ts';
 import type { CommandRunner } from '../command-runner.ts';
@@ -36,13 +37,13 @@ export function registerBuild(program: Command, run: CommandRunner): void {
     .option(
       '--registry-mirror <HOST=MIRROR>',
       'pull images of registry HOST from MIRROR instead (repeatable; e.g. docker.io=mirror.local:5000)',
-      (value: string, pairs: [string, string][]) => [...pairs, parsePair('--registry-mirror', value)],
+      (value: string, pairs: [string, string][]) => [...pairs, parseAssignment('--registry-mirror', 'HOST=MIRROR', value)],
       [] as [string, string][],
     )
     .option(
       '--image-source <IMAGE=PATH>',
       'take IMAGE (as the package names it) from a docker save archive or an OCI image layout instead of its registry (repeatable)',
-      (value: string, pairs: [string, string][]) => [...pairs, parsePair('--image-source', value)],
+      (value: string, pairs: [string, string][]) => [...pairs, parseAssignment('--image-source', 'IMAGE=PATH', value)],
       [] as [string, string][],
     )
     .option('--insecure-registry <HOST>', 'reach this registry (or mirror) over plain HTTP (repeatable)', (value: string, hosts: string[]) => [...hosts, value], [] as string[])
@@ -88,12 +89,6 @@ export function registerBuild(program: Command, run: CommandRunner): void {
         }
       }),
     );
-}
-
-function parsePair(option: string, value: string): [string, string] {
-  const separator = value.indexOf('=');
-  if (separator <= 0 || separator === value.length - 1) throw new PackagingError('InvalidOption', `${option} expects HOST=VALUE, got [${value}]`, { value });
-  return [value.slice(0, separator), value.slice(separator + 1)];
 }
 
 function buildReporter(output: CliOutput): BuildReporter {

@@ -2,7 +2,7 @@
  * `--url-rewrite FROM=TO`: downloads whose URL starts with FROM are fetched from TO+rest instead,
  * so a build can run against an internal mirror while the bundle keeps the original URLs.
  */
-import { PackagingError } from '../../domain/errors.ts';
+import { parseAssignment } from '../../support/assignment.ts';
 
 export interface UrlRewriteRule {
   readonly from: string;
@@ -10,11 +10,8 @@ export interface UrlRewriteRule {
 }
 
 export function parseUrlRewrite(text: string): UrlRewriteRule {
-  const separator = text.indexOf('=');
-  if (separator <= 0 || separator === text.length - 1) {
-    throw new PackagingError('InvalidOption', `--url-rewrite expects FROM=TO, got [${text}]`, { value: text });
-  }
-  return { from: text.slice(0, separator), to: text.slice(separator + 1) };
+  const [from, to] = parseAssignment('--url-rewrite', 'FROM=TO', text);
+  return { from, to };
 }
 
 /** Applies the rule with the longest matching prefix (the most specific mirror wins). */
