@@ -126,10 +126,43 @@ export async function readAndVerifyBundle(source: ByteSource, limits: BundleLimi
   return bundle;
 }
 
+/**
+ * The deepest real Universe document nests about 12 levels; schema validation and the index
+ * writer recurse, so a deeper document would overflow the stack instead of being refused.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** How deep arrays and objects nest in a JSON text, counted without parsing (strings skipped). */
+export function jsonNestingDepth(bytes: Uint8Array): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index]!;
+    if (inString) {
+      if (byte === 0x5c) index++; // backslash: skip the escaped character
+      else if (byte === 0x22) inString = false;
+      continue;
+    }
+    if (byte === 0x22) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (byte === 0x7d || byte === 0x5d) depth--;
+  }
+  return deepest;
+}
+
 async function readJsonEntry(archive: ZipArchive, name: string, limits: BundleLimits): Promise<unknown> {
   const entry = archive.get(name);
   if (!entry) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${name}`, { entry: name });
   const bytes = await archive.readEntry(entry, limits.maxDocumentBytes);
+  const depth = jsonNestingDepth(bytes);
+  if (depth > MAX_JSON_DEPTH) {
+    throw new InvalidBundleError('InvalidEntry', `Package entry ${name} nests JSON ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, {
+      entry: name,
+      depth,
+      maxDepth: MAX_JSON_DEPTH,
+    });
+  }
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {

@@ -18,6 +18,18 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/**
+ * Reading the source itself failed (a storage error, a cut connection, a file that shrank): not
+ * something the bundle's bytes say. Readers pass it on untouched, so the service retries it
+ * instead of refusing the bundle as truncated.
+ */
+export class ByteSourceError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ByteSourceError';
+  }
+}
+
 /** Streams `length` bytes from `offset`, with the source's own stream when it has one. */
 export async function* streamRange(source: ByteSource, offset: number, length: number, chunkSize = 1 << 20): AsyncGenerator<Uint8Array> {
   if (length === 0) return;
@@ -25,10 +37,10 @@ export async function* streamRange(source: ByteSource, offset: number, length: n
     let received = 0;
     for await (const chunk of source.stream(offset, length)) {
       received += chunk.length;
-      if (received > length) throw new RangeError(`the source sent more than the ${length} bytes asked`);
+      if (received > length) throw new ByteSourceError(`the source sent more than the ${length} bytes asked`);
       yield chunk;
     }
-    if (received !== length) throw new RangeError(`the source ended after ${received} of ${length} bytes`);
+    if (received !== length) throw new ByteSourceError(`the source ended after ${received} of ${length} bytes`);
     return;
   }
   for (let done = 0; done < length; done += chunkSize) yield await source.read(offset + done, Math.min(chunkSize, length - done));
@@ -72,7 +84,7 @@ export class FileByteSource implements ByteSource {
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.handle.read(buffer, filled, length - filled, offset + filled);
-      if (bytesRead === 0) throw new RangeError(`file ended at ${offset + filled}, expected ${offset + length}`);
+      if (bytesRead === 0) throw new ByteSourceError(`file ended at ${offset + filled}, expected ${offset + length}`);
       filled += bytesRead;
     }
     return buffer;

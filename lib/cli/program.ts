@@ -12,6 +12,7 @@ import { registerActivate } from './commands/activate.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerServerCommands } from './commands/server-commands.ts';
+import { registerAdminCommands } from './commands/admin-commands.ts';
 import type { CliStreams } from './output.ts';
 
 export const PLUGIN_SUMMARY = 'Build, add, describe and remove packages of a DC/OS Package Registry';
@@ -40,6 +41,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   registerMigrate(program, run);
   registerBuild(program, run);
   registerServerCommands(program, run);
+  registerAdminCommands(program, run);
   registerConfig(program, run);
   registerActivate(program, run);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());

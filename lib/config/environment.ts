@@ -32,6 +32,9 @@ export interface ServerConfig {
   /** Seconds unreferenced content waits before deletion, and between collections. */
   readonly gcGraceSeconds: number;
   readonly gcIntervalSeconds: number;
+  /** Seconds without a heartbeat after which work is taken for dead; seconds between reconciler passes. */
+  readonly staleAfterSeconds: number;
+  readonly reconcileIntervalSeconds: number;
   /** PEM certificate (chain) and key: the server speaks HTTPS (agents' Docker pulls on 443). */
   readonly tls?: { readonly certificatePath: string; readonly keyPath: string };
 }
@@ -101,6 +104,8 @@ export function serverConfigFrom(env: Env): ServerConfig {
     dropScanSeconds: integerFrom(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
     gcGraceSeconds: integerFrom(env, 'REGISTRY_GC_GRACE_SECONDS', 3600, 0, 30 * 86400),
     gcIntervalSeconds: integerFrom(env, 'REGISTRY_GC_INTERVAL_SECONDS', 600, 1, 86400),
+    staleAfterSeconds: integerFrom(env, 'REGISTRY_STALE_SECONDS', 120, 1, 86400),
+    reconcileIntervalSeconds: integerFrom(env, 'REGISTRY_RECONCILE_INTERVAL_SECONDS', 60, 1, 86400),
     ...tlsFrom(env),
   };
 }

@@ -62,6 +62,7 @@ export function lambdaDependencies(env: Env = process.env): HandlerDependencies 
         maxInlineResponseBytes: 4 * 1024 * 1024,
         multipartThresholdBytes: integerFrom(env, 'REGISTRY_MULTIPART_THRESHOLD_BYTES', DEFAULT_SETTINGS.multipartThresholdBytes, 0, 5 * 1024 ** 3),
         gcGraceSeconds: integerFrom(env, 'REGISTRY_GC_GRACE_SECONDS', DEFAULT_SETTINGS.gcGraceSeconds, 0, 30 * 86400),
+        staleAfterSeconds: integerFrom(env, 'REGISTRY_STALE_SECONDS', DEFAULT_SETTINGS.staleAfterSeconds, 1, 86400),
         // S3 refuses parts under 5 MiB (but the last).
         multipartPartBytes: integerFrom(env, 'REGISTRY_MULTIPART_PART_BYTES', DEFAULT_SETTINGS.multipartPartBytes, 5 * 1024 ** 2, 5 * 1024 ** 3),
       },

@@ -5,7 +5,7 @@
 import middy from '@middy/core';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { RegistryJob } from '../ports/job-queue.ts';
-import { InvalidKeyError } from '../ports/object-store.ts';
+import { invalidKeyReason } from '../ports/object-store.ts';
 import { ingestBundle, type IngestOutcome } from '../registry/ingest.ts';
 import { handleJob } from '../registry/publisher.ts';
 import type { HandlerDependencies } from './dependencies.ts';
@@ -31,16 +31,18 @@ export function makeUnpackHandler(dependencies: HandlerDependencies) {
       if (!record.eventName.startsWith('ObjectCreated:')) continue;
       const key = storeKeyOfEventKey(record.s3.object.key, keyPrefix);
       if (key === undefined) continue;
+      const badKey = invalidKeyReason(key);
+      if (badKey !== undefined) {
+        // Not a key this registry could have stored a bundle under: retrying cannot help.
+        context.log.warn('bundle key refused', { key, reason: badKey });
+        outcomes.push({ outcome: 'ignored', reason: `invalid key: ${badKey}` });
+        continue;
+      }
       try {
         outcomes.push(await ingestBundle(context, key));
       } catch (error) {
-        if (error instanceof InvalidKeyError) {
-          // Retrying cannot help: say so and drop the event.
-          context.log.warn('bundle key refused', { key, reason: error.message });
-          outcomes.push({ outcome: 'ignored', reason: error.message });
-          continue;
-        }
-        // Storage or queue failures: let Lambda retry the event (ingest is idempotent).
+        // Storage or queue failures: the attempt is counted on the upload and the bundle kept;
+        // Lambda retries the event, the reconciler catches what the retries miss.
         context.log.error('ingest failed', { key, error });
         throw error;
       }
@@ -49,9 +51,11 @@ export function makeUnpackHandler(dependencies: HandlerDependencies) {
   });
 }
 
+const JOB_KINDS: ReadonlySet<string> = new Set<RegistryJob['kind']>(['publish', 'remove', 'reindex', 'collect-garbage', 'reconcile']);
+
 export function parseJob(body: string): RegistryJob {
   const job = JSON.parse(body) as RegistryJob;
-  if (job.kind !== 'publish' && job.kind !== 'remove' && job.kind !== 'reindex' && job.kind !== 'collect-garbage') throw new Error(`unknown job kind ${String((job as { kind?: unknown }).kind)}`);
+  if (!JOB_KINDS.has(job.kind)) throw new Error(`unknown job kind ${String((job as { kind?: unknown }).kind)}`);
   return job;
 }
 
@@ -66,7 +70,8 @@ export function makeIndexerHandler(dependencies: HandlerDependencies) {
         continue;
       }
       try {
-        await handleJob(context, parseJob(record.body));
+        // The delivery count bounds retries: past it, the job's failure is recorded and the group moves on.
+        await handleJob(context, parseJob(record.body), Number(record.attributes?.ApproximateReceiveCount ?? 1) || 1);
       } catch (error) {
         context.log.error('job failed', { messageId: record.messageId, error });
         batchItemFailures.push({ itemIdentifier: record.messageId });

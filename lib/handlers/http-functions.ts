@@ -2,7 +2,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { HttpFunctionName } from '../http/routes.ts';
 import type { HandlerDependencies } from './dependencies.ts';
-import { makeDescribeHandler, makeRemoveHandler, makeUploadHandler } from './management-handlers.ts';
+import { makeAdminHandler, makeDescribeHandler, makeRemoveHandler, makeUploadHandler } from './management-handlers.ts';
 import { makeHealthHandler, makeRegistryHandler, makeRepoHandler, makeResourceHandler } from './read-handlers.ts';
 
 export type HttpFunction = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -15,6 +15,7 @@ export function httpFunctions(dependencies: HandlerDependencies): Record<HttpFun
     upload: makeUploadHandler(dependencies) as HttpFunction,
     describe: makeDescribeHandler(dependencies) as HttpFunction,
     remove: makeRemoveHandler(dependencies) as HttpFunction,
+    admin: makeAdminHandler(dependencies) as HttpFunction,
     registry: makeRegistryHandler(dependencies) as HttpFunction,
   };
 }

@@ -1,9 +1,13 @@
-/** The management functions (authenticated): upload, describe (and list), remove. */
+/** The management functions (authenticated): upload, describe (and list), remove, admin. */
 import { json, jsonBody, pathParameter } from '../http/api-gateway.ts';
 import { httpHandler } from '../http/middleware.ts';
 import { recordAudit } from '../registry/audit.ts';
 import { describePackage } from '../registry/records.ts';
 import { describe, listPackages, requestRemoval } from '../registry/packages.ts';
+import { fsck } from '../registry/maintenance/fsck.ts';
+import { collectGarbage } from '../registry/maintenance/garbage-collector.ts';
+import { reconcile } from '../registry/maintenance/reconciler.ts';
+import { reindex } from '../registry/publisher.ts';
 import { InvalidRequestError } from '../registry/registry-errors.ts';
 import { completeUpload, createUpload, getUpload, parseCompletion, parseUploadRequest } from '../registry/uploads.ts';
 import type { HandlerDependencies } from './dependencies.ts';
@@ -70,6 +74,40 @@ export function makeRemoveHandler({ context, auth }: HandlerDependencies) {
         await recordAudit(context, { actor: scope.actor, action: 'package.remove', outcome: 'refused', package: target, reason: (error as Error).message });
         throw error;
       }
+    },
+    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
+  );
+}
+
+/** fsck, reindex, gc and reconcile on demand: each runs in the request and answers its report. */
+export function makeAdminHandler({ context, auth }: HandlerDependencies) {
+  return httpHandler(
+    async (event, scope) => {
+      const action = event.routeKey.slice('POST /v1/admin/'.length);
+      let report: object;
+      switch (event.routeKey) {
+        case 'POST /v1/admin/fsck': {
+          const body = jsonBody(event) as { repair?: unknown } | undefined;
+          if (body !== undefined && body !== null && (typeof body !== 'object' || (body.repair !== undefined && typeof body.repair !== 'boolean'))) {
+            throw new InvalidRequestError('The body must be {"repair": true|false}', { field: 'repair' });
+          }
+          report = await fsck(context, { repair: body?.repair === true });
+          break;
+        }
+        case 'POST /v1/admin/reindex':
+          report = await reindex(context);
+          break;
+        case 'POST /v1/admin/gc':
+          report = await collectGarbage(context);
+          break;
+        case 'POST /v1/admin/reconcile':
+          report = await reconcile(context);
+          break;
+        default:
+          throw new InvalidRequestError(`No such route: ${event.routeKey}`);
+      }
+      await recordAudit(context, { actor: scope.actor, action: `admin.${action}`, outcome: 'ok' });
+      return json(200, report);
     },
     { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );

@@ -2,7 +2,7 @@
  * Every HTTP route and the function that serves it. serverless.yml declares the same routes (a
  * test keeps the two equal), and the embedded server routes requests with this table.
  */
-export type HttpFunctionName = 'health' | 'repo' | 'resource' | 'upload' | 'describe' | 'remove' | 'registry';
+export type HttpFunctionName = 'health' | 'repo' | 'resource' | 'upload' | 'describe' | 'remove' | 'admin' | 'registry';
 
 export interface Route {
   readonly functionName: HttpFunctionName;
@@ -21,6 +21,11 @@ export const ROUTES: readonly Route[] = [
   { functionName: 'describe', method: 'GET', path: '/v1/packages' },
   { functionName: 'describe', method: 'GET', path: '/v1/packages/{name}/{version}' },
   { functionName: 'remove', method: 'DELETE', path: '/v1/packages/{name}/{version}' },
+  // Maintenance (management token): run in the request, each answers its report.
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/fsck' },
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/reindex' },
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/gc' },
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/reconcile' },
   // The Docker Registry API: reads, and writes only to refuse them (405 UNSUPPORTED).
   { functionName: 'registry', method: 'GET', path: '/v2' },
   { functionName: 'registry', method: 'HEAD', path: '/v2' },

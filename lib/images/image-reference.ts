@@ -71,7 +71,12 @@ export function parseImageReference(original: string): ImageReference {
   return { original, registry, remoteName, repository, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
 }
 
-/** `<host>/<repository>:<tag>` (or `@digest`): how a package's metadata names the image once served here. */
-export function servedImageReference(dockerHost: string, image: ImageReference): string {
-  return `${dockerHost}/${image.repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`;
+/**
+ * `<host>/<repository>@<digest>`: how a package's metadata names the image once served here.
+ * Always by the digest of the manifest the bundle carried, so what a package runs never depends
+ * on a tag another package may publish too. (No `:tag@digest` form: dockerd and containerd
+ * take it, but skopeo and podman refuse a reference with both.)
+ */
+export function servedImageReference(dockerHost: string, image: Pick<ImageReference, 'repository'>, digest: string): string {
+  return `${dockerHost}/${image.repository}@${digest}`;
 }

@@ -6,7 +6,9 @@ export type RegistryJob =
   | { readonly kind: 'publish'; readonly name: string; readonly version: string; readonly bundleDigest: string }
   | { readonly kind: 'remove'; readonly name: string; readonly version: string }
   | { readonly kind: 'reindex' }
-  | { readonly kind: 'collect-garbage' };
+  | { readonly kind: 'collect-garbage' }
+  /** Drives every record stuck in a transient state to a final one (maintenance/reconciler.ts). */
+  | { readonly kind: 'reconcile' };
 
 export interface JobQueue {
   readonly name: string;

@@ -23,6 +23,16 @@ export interface RegistrySettings {
   readonly multipartPartBytes: number;
   /** How long content stays unreferenced before garbage collection deletes it, in seconds. */
   readonly gcGraceSeconds: number;
+  /**
+   * Work (an ingest, a queued publish or removal, a collection) that shows no sign of life for
+   * this long is taken for dead: the reconciler drives its record on, leases expire. Live work
+   * refreshes its record or lease four times within it.
+   */
+  readonly staleAfterSeconds: number;
+  /** Ingest attempts of one bundle, and deliveries of one job, before an internal failure is final. */
+  readonly maxAttempts: number;
+  /** How long records of ended uploads are kept (the `describe` of an upload), in seconds. */
+  readonly uploadRecordRetentionSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
@@ -33,9 +43,13 @@ export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
   maxBundleBytes: 5 * 1024 * 1024 * 1024 * 1024,
   multipartThresholdBytes: 256 * 1024 * 1024,
   multipartPartBytes: 64 * 1024 * 1024,
-  // Longer than any ingest takes: an ingest that starts to use a file again within the window
-  // (reference marker first, then its existence check) keeps it.
+  // Files no package uses wait this long after their last write; reuse is covered by leases.
   gcGraceSeconds: 60 * 60,
+  // Live work heartbeats every 30 s; two minutes of silence means it died (a killed process, a
+  // Lambda that timed out).
+  staleAfterSeconds: 120,
+  maxAttempts: 3,
+  uploadRecordRetentionSeconds: 30 * 24 * 60 * 60,
 };
 
 export interface RegistryContext {
@@ -46,6 +60,11 @@ export interface RegistryContext {
   readonly now: () => Date;
   /** Where counts and durations go (Prometheus self-hosted, CloudWatch EMF on Lambda); none when absent. */
   readonly metrics?: Metrics;
+  /**
+   * Starts the ingest of a stored bundle elsewhere (the embedded server's ingest runner). Without
+   * it the reconciler ingests a bundle whose event was lost in its own invocation.
+   */
+  readonly triggerIngest?: (bundleKey: string) => void | Promise<void>;
 }
 
 /** The Docker host of the index: configured, or the public host (port 443 written out for https). */

@@ -42,10 +42,10 @@ export function repositoryEntry(fragment: IndexFragment, hosts: { publicBaseUrl:
     setPointer(entry, resource.ref, resourceUrl(hosts.publicBaseUrl, coordinate, resource.sha256, resource.filename));
   }
   for (const image of fragment.images ?? []) {
-    // From the reference as the package wrote it: a tag stays a tag, a digest pin stays a pin.
+    // By the digest the bundle carried: a tag another package publishes later changes nothing here.
     const original = resolvePointer(fragment.metadata as unknown as JsonValue, image.ref);
     if (typeof original !== 'string') throw new Error(`image pointer ${image.ref} does not resolve`);
-    setPointer(entry, image.ref, servedImageReference(hosts.dockerHost, parseImageReference(original)));
+    setPointer(entry, image.ref, servedImageReference(hosts.dockerHost, parseImageReference(original), image.digest));
   }
   entry.releaseVersion = fragment.releaseVersion;
   return entry;

@@ -2,38 +2,48 @@
  * Ingest (the unpack function): a stored `.dcos` → validated, content copied, package staged for
  * publication, and a publish job queued for the single index writer.
  *
- * Runs once per S3 event, and S3 events arrive at least once, sometimes late: everything here is
- * idempotent. A bad bundle changes nothing but its upload's status (and the package's, when the
- * package is not already published): its structure and documents are checked before anything is
- * written, and its content is checked as it is copied, in one pass. A file is committed only once
- * its sha256 has been checked (the check ends the stream the store is writing), so a digest key
- * never holds other bytes; files of a bundle refused half-way are valid content that no package
- * uses, left to garbage collection.
+ * Events arrive twice, late or never, and the process may die at any line:
+ * - An attempt claims the upload (its record goes Validating with the attempt's id) and keeps the
+ *   claim alive with a heartbeat; an event for the same bundle while a live attempt holds it is
+ *   dropped, and one for a bundle already ended is a no-op. A claim whose heartbeat stopped is
+ *   taken over (by a later event or by the reconciler).
+ * - A bad bundle changes nothing but its upload's status (and the package's, when that is not
+ *   already published): structure and documents are checked before anything is written, and each
+ *   file's sha256 as it is copied; a file is committed only once its digest holds (the check ends
+ *   the stream the store is writing), so a digest key never holds other bytes.
+ * - A storage or queue failure is not the bundle's fault: the bundle is kept, the attempt is
+ *   counted and the error re-thrown so the event is retried; after `maxAttempts` the upload is
+ *   Rejected with the internal error. Any other exception ends the same way: no upload stays
+ *   Validating.
+ * - The bundle is deleted only after the outcome is recorded (and the publish job queued).
+ * Files in use before the package record exists are covered by a lease (maintenance/leases.ts).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Bundle } from '../bundle/bundle-reader.ts';
 import { InvalidBundleError } from '../bundle/bundle-errors.ts';
-import { isRegistryError, type ErrorEnvelope } from '../domain/errors.ts';
-import { PreconditionFailedError } from '../ports/object-store.ts';
+import { isRegistryError, RegistryError, type ErrorEnvelope } from '../domain/errors.ts';
+import { invalidKeyReason, ObjectStoreError, PreconditionFailedError } from '../ports/object-store.ts';
 import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
 import { readJson, updateJson, writeJsonIf } from './json-objects.ts';
 import {
+  fragmentKey,
   imageBlobKey,
   packageManifestKey,
   packageMetadataKey,
   packageRecordKey,
   resourceKey,
-  resourceReferenceKey,
+  tagOwnerKey,
   uploadIdForBundleKey,
   uploadRecordKey,
 } from './layout.ts';
-import { PackageAlreadyExistsError } from './registry-errors.ts';
-import { markIfUnreferenced } from './garbage-collector.ts';
+import { PackageAlreadyExistsError, PackageCoordinateTooLongError } from './registry-errors.ts';
 import { recordAudit } from './audit.ts';
 import type { PackageRecord, PublishedImage, UploadRecord } from './records.ts';
 import type { ManifestImage } from '../bundle/bundle-layout.ts';
 import { openStoredObject } from './store-byte-source.ts';
+import { releaseIngestLease, runningGcRuns, waitForGcRuns, writeIngestLease, type IngestLease } from './maintenance/leases.ts';
+import { heartbeatMs, staleAfterMs } from './maintenance/timing.ts';
 
 export type IngestOutcome =
   | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean; readonly contentDigest?: string }
@@ -42,87 +52,227 @@ export type IngestOutcome =
 
 const sha256 = (text: string | Uint8Array): string => createHash('sha256').update(text).digest('hex');
 
+/** The envelope recorded when an ingest keeps failing for a reason that is not the bundle's. */
+export function internalFailure(error: unknown, attempts: number): ErrorEnvelope {
+  const detail = isRegistryError(error) ? `${error.type}: ${error.message}` : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return {
+    type: 'InternalError',
+    message: `The registry could not process this bundle (${attempts} attempt${attempts === 1 ? '' : 's'}): ${detail}. The bundle itself may be fine: add it again, and tell the operator if this persists.`,
+    data: { attempts },
+  };
+}
+
+/** Whether an error is the bundle's (refuse it) rather than the system's (retry). */
+function isBundlesFault(error: unknown): error is RegistryError {
+  return isRegistryError(error) && error.source === 'user';
+}
+
 export async function ingestBundle(context: RegistryContext, bundleKey: string): Promise<IngestOutcome> {
   const uploadId = uploadIdForBundleKey(bundleKey, sha256);
-  if (uploadId === undefined) return { outcome: 'ignored', reason: `${bundleKey} is not a bundle location` };
+  if (uploadId === undefined || invalidKeyReason(bundleKey) !== undefined) return { outcome: 'ignored', reason: `${bundleKey} is not a bundle location` };
   const log = context.log.child({ uploadId, bundleKey });
-  const opened = await openStoredObject(context.store, bundleKey);
-  if (!opened) return { outcome: 'ignored', reason: `${bundleKey} no longer exists` };
+  const info = await context.store.head(bundleKey);
+  if (!info) return { outcome: 'ignored', reason: `${bundleKey} no longer exists` };
+  const identity = `${info.etag}|${info.size}|${info.lastModified.toISOString()}`;
 
-  const upload = await readJson<UploadRecord>(context.store, uploadRecordKey(uploadId));
-  if (upload && upload.value.bundleEtag === opened.etag && (upload.value.status === 'Accepted' || upload.value.status === 'Rejected')) {
-    // A repeated event for a bundle already processed.
-    return upload.value.status === 'Accepted'
-      ? { outcome: 'accepted', name: upload.value.packages[0]?.name ?? '', version: upload.value.packages[0]?.version ?? '', unchanged: true }
-      : { outcome: 'rejected', error: upload.value.error ?? { type: 'Unknown', message: 'rejected', data: {} } };
+  const attemptId = randomUUID();
+  const claim = await claimUpload(context, uploadId, bundleKey, identity, attemptId);
+  if (claim.kind === 'ended') {
+    // A repeated event for a bundle whose outcome is recorded: finish what a crash may have left.
+    await context.store.delete(bundleKey);
+    const record = claim.record;
+    return record.status === 'Accepted'
+      ? { outcome: 'accepted', name: record.packages[0]?.name ?? '', version: record.packages[0]?.version ?? '', unchanged: true }
+      : { outcome: 'rejected', error: record.error ?? { type: 'Unknown', message: 'rejected', data: {} } };
   }
-  const started = context.now().toISOString();
-  await updateUpload(context, uploadId, bundleKey, (current) => ({
-    ...current,
-    status: 'Validating',
-    bundleEtag: opened.etag,
-    error: null,
-    updatedAt: started,
-  }));
+  if (claim.kind === 'busy') return { outcome: 'ignored', reason: `${bundleKey} is being ingested by attempt ${claim.record.attemptId}` };
+  const attempts = claim.record.attempts ?? 1;
 
-  let bundle: Bundle | undefined;
-  const actor = upload?.value.uploadedBy ?? (bundleKey.startsWith('drop/') ? 'drop' : 'storage-event');
+  const actor = claim.record.uploadedBy ?? (bundleKey.startsWith('drop/') ? 'drop' : 'storage-event');
   const startedAt = Date.now();
   const measure = (outcome: string): void => {
     context.metrics?.count('registry_ingest_total', { outcome });
     context.metrics?.observe('registry_ingest_duration_seconds', (Date.now() - startedAt) / 1000, { outcome });
   };
+  const heartbeat = startHeartbeat(context, uploadId, attemptId);
+  let bundle: Bundle | undefined;
+  const opened = openStoredObject(context.store, bundleKey, info);
   try {
-    bundle = await Bundle.open(opened.source);
-    const outcome = await stagePackage(context, bundle, uploadId);
-    await updateUpload(context, uploadId, bundleKey, (current) => ({
-      ...current,
-      status: 'Accepted',
-      packages: [{ name: outcome.name, version: outcome.version }],
-      error: null,
-      updatedAt: context.now().toISOString(),
-    }));
-    log.info('bundle accepted', { package: outcome.name, version: outcome.version, unchanged: outcome.unchanged });
-    measure(outcome.unchanged ? 'unchanged' : 'accepted');
-    await recordAudit(context, {
-      actor,
-      action: 'bundle.add',
-      outcome: 'ok',
-      uploadId,
-      package: { name: outcome.name, version: outcome.version },
-      contentDigest: outcome.contentDigest,
-    });
-    return outcome;
-  } catch (error) {
-    if (!isRegistryError(error)) throw error;
-    const envelope = error.toEnvelope();
-    log.warn('bundle rejected', { type: envelope.type, reason: envelope.message });
-    // Where the bundle opened (its metadata is valid) but its content did not verify, the package
-    // it claims to be is marked Failed; a bundle that does not open names no package.
-    const metadata = bundle?.metadata;
-    if (metadata) await markFailedUnlessPublished(context, metadata.name, metadata.version, metadata.packagingVersion, uploadId, envelope);
-    await updateUpload(context, uploadId, bundleKey, (current) => ({
-      ...current,
-      status: 'Rejected',
-      packages: metadata ? [{ name: metadata.name, version: metadata.version }] : [],
-      error: envelope,
-      updatedAt: context.now().toISOString(),
-    }));
-    measure('rejected');
-    await recordAudit(context, {
-      actor,
-      action: 'bundle.add',
-      outcome: 'failed',
-      uploadId,
-      ...(metadata ? { package: { name: metadata.name, version: metadata.version } } : {}),
-      reason: `${envelope.type}: ${envelope.message}`,
-    });
-    return { outcome: 'rejected', error: envelope };
+    try {
+      bundle = await Bundle.open(opened);
+      const outcome = await stagePackage(context, bundle, uploadId, attemptId, heartbeat);
+      await finishUpload(context, uploadId, attemptId, {
+        status: 'Accepted',
+        packages: [{ name: outcome.name, version: outcome.version }],
+        error: null,
+      });
+      log.info('bundle accepted', { package: outcome.name, version: outcome.version, unchanged: outcome.unchanged });
+      measure(outcome.unchanged ? 'unchanged' : 'accepted');
+      await recordAudit(context, {
+        actor,
+        action: 'bundle.add',
+        outcome: 'ok',
+        uploadId,
+        package: { name: outcome.name, version: outcome.version },
+        ...(outcome.contentDigest ? { contentDigest: outcome.contentDigest } : {}),
+      });
+      await context.store.delete(bundleKey);
+      return outcome;
+    } catch (error) {
+      const metadata = bundle?.metadata;
+      if (!isBundlesFault(error)) {
+        if (attempts < context.settings.maxAttempts) {
+          // Not the bundle's fault: keep it, count the attempt, let the event be retried.
+          const envelope = internalFailure(error, attempts);
+          log.error('ingest attempt failed; it will be retried', { attempts, error });
+          // The claim is let go, so the retried event can take it at once.
+          await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) => {
+            if (!current || current.attemptId !== attemptId) return undefined;
+            const { attemptId: _released, ...rest } = current;
+            return { ...rest, lastError: envelope, updatedAt: context.now().toISOString() };
+          });
+          measure('retried');
+          throw error;
+        }
+        log.error('ingest failed for good', { attempts, error });
+      }
+      const envelope = isBundlesFault(error) ? error.toEnvelope() : internalFailure(error, attempts);
+      if (isBundlesFault(error)) log.warn('bundle rejected', { type: envelope.type, reason: envelope.message });
+      // Where the bundle opened (its metadata is valid) the package it claims to be is marked
+      // Failed, unless that package is published; a bundle that does not open names no package.
+      if (metadata) await markFailedUnlessPublished(context, metadata.name, metadata.version, metadata.packagingVersion, uploadId, envelope);
+      heartbeat.lease = undefined;
+      await releaseIngestLease(context, uploadId);
+      if (metadata) {
+        // What it copied before it was refused is valid content no package uses: collect it
+        // (now when there is no grace window, else once the window has passed).
+        await context.queue.send({ kind: 'collect-garbage' }, { deduplicationId: `gc-after-${uploadId}-${attempts}` }).catch((queueError: unknown) =>
+          log.warn('collection after a refused bundle not queued', { error: queueError }),
+        );
+      }
+      await finishUpload(context, uploadId, attemptId, {
+        status: 'Rejected',
+        packages: metadata ? [{ name: metadata.name, version: metadata.version }] : [],
+        error: envelope,
+      });
+      measure(isBundlesFault(error) ? 'rejected' : 'failed');
+      await recordAudit(context, {
+        actor,
+        action: 'bundle.add',
+        outcome: 'failed',
+        uploadId,
+        ...(metadata ? { package: { name: metadata.name, version: metadata.version } } : {}),
+        reason: `${envelope.type}: ${envelope.message}`,
+      });
+      await context.store.delete(bundleKey);
+      return { outcome: 'rejected', error: envelope };
+    }
   } finally {
-    await opened.source.close();
-    // The bundle has served its purpose: its content is stored (or refused) and its record tells
-    // what happened. A repeated event for it is then ignored.
-    await context.store.delete(bundleKey);
+    heartbeat.stop();
+    await opened.close();
+  }
+}
+
+type Claim =
+  | { readonly kind: 'claimed'; readonly record: UploadRecord }
+  | { readonly kind: 'busy'; readonly record: UploadRecord }
+  | { readonly kind: 'ended'; readonly record: UploadRecord };
+
+/** Takes the upload for this attempt, unless its outcome is recorded or a live attempt holds it. */
+async function claimUpload(context: RegistryContext, uploadId: string, bundleKey: string, identity: string, attemptId: string): Promise<Claim> {
+  let claim: Claim | undefined;
+  const now = context.now();
+  await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) => {
+    const sameBundle = current?.bundleIdentity === identity;
+    if (current && sameBundle && (current.status === 'Accepted' || current.status === 'Rejected')) {
+      claim = { kind: 'ended', record: current };
+      return undefined;
+    }
+    if (current && sameBundle && current.status === 'Validating' && current.attemptId !== undefined && now.getTime() - Date.parse(current.updatedAt) < staleAfterMs(context.settings)) {
+      claim = { kind: 'busy', record: current };
+      return undefined;
+    }
+    const next: UploadRecord = {
+      ...(current ?? {
+        uploadId,
+        bundleKey,
+        packages: [],
+        createdAt: now.toISOString(),
+      }),
+      status: 'Validating',
+      bundleKey,
+      bundleIdentity: identity,
+      attemptId,
+      attempts: sameBundle ? (current?.attempts ?? 0) + 1 : 1,
+      error: null,
+      updatedAt: now.toISOString(),
+    } as UploadRecord;
+    claim = { kind: 'claimed', record: next };
+    return next;
+  });
+  return claim!;
+}
+
+interface Heartbeat {
+  /** Called as work progresses: writes a heartbeat if one is due. */
+  beat(): void;
+  /** The lease to keep fresh too, while the attempt holds one. */
+  lease: IngestLease | undefined;
+  stop(): void;
+}
+
+/**
+ * Keeps the claim (the upload record's updatedAt) and the lease fresh while the attempt makes
+ * progress. Only progress counts: an attempt hung on a storage call stops beating and is taken
+ * over, as one that died is.
+ */
+function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: string): Heartbeat {
+  let last = Date.now();
+  let progressed = false;
+  let writing: Promise<unknown> | undefined;
+  const interval = heartbeatMs(context.settings);
+  const write = (): void => {
+    if (writing || !progressed || Date.now() - last < interval) return;
+    last = Date.now();
+    progressed = false;
+    const lease = heartbeat.lease;
+    writing = updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) =>
+      current && current.attemptId === attemptId && current.status === 'Validating' ? { ...current, updatedAt: context.now().toISOString() } : undefined,
+    )
+      .then(() => (lease && heartbeat.lease === lease ? writeIngestLease(context, lease) : undefined))
+      .catch((error: unknown) => context.log.warn('ingest heartbeat not written', { uploadId, error }))
+      .finally(() => (writing = undefined));
+  };
+  const beat = (): void => {
+    progressed = true;
+    write();
+  };
+  const timer = setInterval(write, Math.max(50, Math.floor(interval / 4)));
+  timer.unref();
+  const heartbeat: Heartbeat = { beat, lease: undefined, stop: () => clearInterval(timer) };
+  return heartbeat;
+}
+
+async function finishUpload(
+  context: RegistryContext,
+  uploadId: string,
+  attemptId: string,
+  outcome: Pick<UploadRecord, 'status' | 'packages' | 'error'>,
+): Promise<void> {
+  await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) => {
+    // Another attempt took over (this one was taken for dead) and recorded its own outcome.
+    if (!current || (current.attemptId !== attemptId && current.status !== 'Validating')) return undefined;
+    const { lastError: _lastError, ...rest } = current;
+    return { ...rest, ...outcome, updatedAt: context.now().toISOString() };
+  });
+}
+
+/** Every key the package's coordinate goes into must fit the store's key limit. */
+function checkCoordinateFits(name: string, version: string, coordinate: string, images: readonly PublishedImage[]): void {
+  const keys = [packageMetadataKey(coordinate, '0'.repeat(64)), fragmentKey(coordinate), ...images.filter((image) => image.tag).map((image) => tagOwnerKey(image.repository, image.tag!, coordinate))];
+  for (const key of keys) {
+    const reason = invalidKeyReason(key);
+    if (reason !== undefined) throw new PackageCoordinateTooLongError(name, version, key.length);
   }
 }
 
@@ -130,43 +280,51 @@ async function stagePackage(
   context: RegistryContext,
   bundle: Bundle,
   uploadId: string,
+  attemptId: string,
+  heartbeat: Heartbeat,
 ): Promise<Extract<IngestOutcome, { outcome: 'accepted' }>> {
   const { metadata, manifest } = bundle;
   const coordinate = encodeCoordinate(metadata);
+  const images = uniqueImages(manifest.images);
+  checkCoordinateFits(metadata.name, metadata.version, coordinate, images);
   const metadataBytes = Buffer.from(JSON.stringify(metadata));
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const contentDigest = sha256(Buffer.concat([Buffer.from(sha256(metadataBytes)), Buffer.from(sha256(manifestBytes))]));
   const resources = [...bundle.resources.keys()].sort();
   const imageBlobs = [...bundle.imageBlobs.keys()].sort();
-  const images = uniqueImages(manifest.images);
+  const accepted = (unchanged: boolean) => ({ outcome: 'accepted' as const, name: metadata.name, version: metadata.version, unchanged, contentDigest });
 
   const existing = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
   if (existing && existing.value.status !== 'Failed') {
     if (existing.value.contentDigest === contentDigest && existing.value.status !== 'Removing') {
       // The same content again: nothing to do (but make sure a publish is under way).
       if (existing.value.status === 'Processing') await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
-      return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: true, contentDigest };
+      return accepted(true);
     }
     throw new PackageAlreadyExistsError(metadata.name, metadata.version);
   }
 
-  // Reference markers first: a concurrent removal of another package that shares a file sees
-  // them and keeps the file.
-  for (const digest of [...resources, ...imageBlobs]) await context.store.put(resourceReferenceKey(digest, coordinate), new Uint8Array(0));
-  try {
-    for (const digest of resources) await copyContent(context, bundle, 'resource', digest);
-    for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest);
-  } catch (error) {
-    // Refused half-way: drop this bundle's claims; what it copied (valid content) is left to
-    // garbage collection, which the single writer runs now (and after its grace window).
-    for (const digest of [...resources, ...imageBlobs]) await context.store.delete(resourceReferenceKey(digest, coordinate));
-    for (const digest of resources) await markIfUnreferenced(context, 'resources', digest);
-    for (const digest of imageBlobs) await markIfUnreferenced(context, 'image-blobs', digest);
-    await context.queue.send({ kind: 'collect-garbage' }, { deduplicationId: `gc-after-${uploadId}` });
-    throw error;
+  // The lease before any file is looked at; the running collections after it (leases.ts).
+  const lease: IngestLease = { uploadId, attemptId, resources, imageBlobs, document: `${coordinate}/${contentDigest}` };
+  await writeIngestLease(context, lease);
+  heartbeat.lease = lease;
+  const release = async (): Promise<void> => {
+    heartbeat.lease = undefined;
+    await releaseIngestLease(context, uploadId);
+  };
+  const collections = await runningGcRuns(context);
+  const alive = (): void => heartbeat.beat();
+  for (const digest of resources) await copyContent(context, bundle, 'resource', digest, alive);
+  for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest, alive);
+  await context.store.put(packageMetadataKey(coordinate, contentDigest), metadataBytes, { contentType: 'application/json' });
+  await context.store.put(packageManifestKey(coordinate, contentDigest), manifestBytes, { contentType: 'application/json' });
+  if (collections.length > 0) {
+    // A collection that was under way before the lease existed may have deleted a file this
+    // bundle found stored: once it has ended, put back whatever is missing.
+    await waitForGcRuns(context, collections, staleAfterMs(context.settings));
+    for (const digest of resources) if (!(await context.store.head(resourceKey(digest)))) await copyContent(context, bundle, 'resource', digest, alive);
+    for (const digest of imageBlobs) if (!(await context.store.head(imageBlobKey(digest)))) await copyContent(context, bundle, 'image-blob', digest, alive);
   }
-  await context.store.put(packageMetadataKey(coordinate), metadataBytes, { contentType: 'application/json' });
-  await context.store.put(packageManifestKey(coordinate), manifestBytes, { contentType: 'application/json' });
 
   const now = context.now().toISOString();
   const record: PackageRecord = {
@@ -186,14 +344,15 @@ async function stagePackage(
   };
   if ((await writeJsonIf(context.store, packageRecordKey(coordinate), record, existing?.etag)) === undefined) {
     // Another upload of the same coordinate got in first: judge again against what it wrote.
+    await release();
     const winner = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
-    if (winner?.value.contentDigest === contentDigest) {
-      return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: true };
-    }
+    if (winner?.value.contentDigest === contentDigest && winner.value.status !== 'Failed' && winner.value.status !== 'Removing') return accepted(true);
     throw new PackageAlreadyExistsError(metadata.name, metadata.version);
   }
   await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
-  return { outcome: 'accepted', name: metadata.name, version: metadata.version, unchanged: false, contentDigest };
+  // The record names every file now: the lease has done its work.
+  await release();
+  return accepted(false);
 }
 
 /** The tags a bundle publishes: one per repository and tag (an image referenced twice counts once). */
@@ -215,7 +374,7 @@ function uniqueImages(images: readonly ManifestImage[]): PublishedImage[] {
  * the reader, its CRC-32) as it streams. Content already stored is still read and checked, so a
  * damaged bundle is refused whatever the store holds.
  */
-async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'resource' | 'image-blob', digest: string): Promise<void> {
+async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'resource' | 'image-blob', digest: string, alive: () => void): Promise<void> {
   const key = kind === 'resource' ? resourceKey(digest) : imageBlobKey(digest);
   const content = (kind === 'resource' ? bundle.resources : bundle.imageBlobs).get(digest)!;
   const entryName = content.entry.name;
@@ -223,6 +382,7 @@ async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'reso
     const hash = createHash('sha256');
     for await (const chunk of kind === 'resource' ? bundle.resourceStream(digest) : bundle.imageBlobStream(digest)) {
       hash.update(chunk);
+      alive();
       yield chunk;
     }
     const actual = hash.digest('hex');
@@ -247,8 +407,10 @@ async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'reso
   try {
     await context.store.put(key, checked(), { contentType, contentLength: content.size, ifNoneMatch: '*' });
   } catch (error) {
-    if (error instanceof PreconditionFailedError) return; // written meanwhile by another ingest
-    throw error;
+    if (!(error instanceof PreconditionFailedError)) throw error;
+    // Written meanwhile by another ingest, if the store says so: a refused create proves nothing
+    // by itself.
+    if (!(await context.store.head(key))) throw new ObjectStoreError(context.store.name, `create-only write of ${key} was refused, yet nothing is stored there`);
   }
 }
 
@@ -260,7 +422,7 @@ async function queuePublish(context: RegistryContext, name: string, version: str
   });
 }
 
-async function markFailedUnlessPublished(
+export async function markFailedUnlessPublished(
   context: RegistryContext,
   name: string,
   version: string,
@@ -268,7 +430,7 @@ async function markFailedUnlessPublished(
   uploadId: string,
   error: ErrorEnvelope,
 ): Promise<void> {
-  if (error.type === 'PackageAlreadyExists') return;
+  if (error.type === 'PackageAlreadyExists' || error.type === 'PackageCoordinateTooLong') return;
   const now = context.now().toISOString();
   await updateJson<PackageRecord>(context.store, packageRecordKey(encodeCoordinate({ name, version })), (current) => {
     if (current && current.status !== 'Failed') return undefined;
@@ -287,25 +449,3 @@ async function markFailedUnlessPublished(
     };
   });
 }
-
-async function updateUpload(
-  context: RegistryContext,
-  uploadId: string,
-  bundleKey: string,
-  change: (current: UploadRecord) => UploadRecord,
-): Promise<void> {
-  await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) =>
-    change(
-      current ?? {
-        uploadId,
-        status: 'Uploading',
-        bundleKey,
-        packages: [],
-        error: null,
-        createdAt: context.now().toISOString(),
-        updatedAt: context.now().toISOString(),
-      },
-    ),
-  );
-}
-

@@ -4,11 +4,13 @@
  *   uploads/<id>.dcos                     an uploaded bundle (expired by a lifecycle rule)
  *   uploads/<id>.json                     its upload record
  *   drop/<file>.dcos                      bundles dropped straight into storage (ingested too)
- *   packages/<coord>/record.json          package record: status, releaseVersion, digests
- *   packages/<coord>/metadata.json        canonical metadata (original URLs)
- *   packages/<coord>/manifest.json        the bundle manifest
+ *   packages/<coord>/record.json          package record: status, releaseVersion, digests (the root of what is live)
+ *   packages/<coord>/content/<digest>/metadata.json  canonical metadata (original URLs), per bundle content
+ *   packages/<coord>/content/<digest>/manifest.json  the bundle manifest, per bundle content
+ *                                         (keyed by content so two ingests of one coordinate never
+ *                                         overwrite each other's documents; older data directories
+ *                                         have them at packages/<coord>/{metadata,manifest}.json)
  *   resources/sha256/<hex>                content-addressed files
- *   refs/sha256/<hex>/<coord>             "package <coord> uses this file" markers
  *   index/fragments/<coord>.json          index fragment: entry + releaseVersion + resource map
  *   index/release-versions/<name>.json    highest releaseVersion given to a package name
  *   index/repo.json.gz                    the published repository (v5, gzip)
@@ -17,9 +19,13 @@
  *   docker/repositories/<repo>/_tags.json  the repository's tag list, precomputed
  *                                         (no repository component starts with '_': no clash)
  *   docker/catalog.json                   the repository list, precomputed
- *   refs/tags/<repo>/@<tag>/<coord>       "package <coord> publishes this tag" markers
- *   gc/resources/<hex>, gc/image-blobs/<hex>  content no package used when it was last looked at
+ *   refs/tags/<repo>/@<tag>/<coord>       "published package <coord> names this tag" (derived from
+ *                                         the records, re-derived by fsck; never a GC root)
+ *   leases/ingest/<uploadId>.json         the files an ingest attempt is using before its record exists
+ *   leases/gc/<runId>.json                a garbage collection under way
  *
+ * What is live is derived, never trusted from markers: the package records (Processing, Added,
+ * Removing) name every file they use, and leases cover ingests that have no record yet.
  * `<coord>` is the base32 package coordinate of spec §4.4: file- and URL-safe.
  */
 export const UPLOADS_PREFIX = 'uploads/';
@@ -37,21 +43,29 @@ export function isUploadId(value: string): boolean {
 export const uploadBundleKey = (uploadId: string): string => `${UPLOADS_PREFIX}${uploadId}.dcos`;
 export const uploadRecordKey = (uploadId: string): string => `${UPLOADS_PREFIX}${uploadId}.json`;
 export const packageRecordKey = (coordinate: string): string => `${PACKAGES_PREFIX}${coordinate}/record.json`;
-export const packageMetadataKey = (coordinate: string): string => `${PACKAGES_PREFIX}${coordinate}/metadata.json`;
-export const packageManifestKey = (coordinate: string): string => `${PACKAGES_PREFIX}${coordinate}/manifest.json`;
+/** Where a bundle's canonical metadata and manifest are kept, per content digest. */
+export const packageMetadataKey = (coordinate: string, contentDigest: string): string => `${PACKAGES_PREFIX}${coordinate}/content/${contentDigest}/metadata.json`;
+export const packageManifestKey = (coordinate: string, contentDigest: string): string => `${PACKAGES_PREFIX}${coordinate}/content/${contentDigest}/manifest.json`;
+/** Data directories written before documents were keyed by content keep them here. */
+export const legacyPackageMetadataKey = (coordinate: string): string => `${PACKAGES_PREFIX}${coordinate}/metadata.json`;
+export const legacyPackageManifestKey = (coordinate: string): string => `${PACKAGES_PREFIX}${coordinate}/manifest.json`;
 export const resourceKey = (sha256: string): string => `resources/sha256/${sha256}`;
-export const resourceReferencePrefix = (sha256: string): string => `refs/sha256/${sha256}/`;
-export const resourceReferenceKey = (sha256: string, coordinate: string): string => `${resourceReferencePrefix(sha256)}${coordinate}`;
 export const imageBlobKey = (sha256: string): string => `docker/blobs/sha256/${sha256}`;
+export const RESOURCES_PREFIX = 'resources/sha256/';
+export const IMAGE_BLOBS_PREFIX = 'docker/blobs/sha256/';
 export const tagKey = (repository: string, tag: string): string => `docker/repositories/${repository}/_tags/${tag}`;
 export const tagListKey = (repository: string): string => `docker/repositories/${repository}/_tags.json`;
+export const DOCKER_REPOSITORIES_PREFIX = 'docker/repositories/';
 export const CATALOG_KEY = 'docker/catalog.json';
-export const tagOwnersPrefix = (repository: string, tag: string): string => `refs/tags/${repository}/@${tag}/`;
+export const TAG_OWNERS_PREFIX = 'refs/tags/';
+export const tagOwnersPrefix = (repository: string, tag: string): string => `${TAG_OWNERS_PREFIX}${repository}/@${tag}/`;
 export const tagOwnerKey = (repository: string, tag: string, coordinate: string): string => `${tagOwnersPrefix(repository, tag)}${coordinate}`;
-export const GC_PREFIX = 'gc/';
 export type StoredContentKind = 'resources' | 'image-blobs';
-export const gcCandidateKey = (kind: StoredContentKind, sha256: string): string => `${GC_PREFIX}${kind}/${sha256}`;
 export const contentKey = (kind: StoredContentKind, sha256: string): string => (kind === 'resources' ? resourceKey(sha256) : imageBlobKey(sha256));
+export const INGEST_LEASES_PREFIX = 'leases/ingest/';
+export const ingestLeaseKey = (uploadId: string): string => `${INGEST_LEASES_PREFIX}${uploadId}.json`;
+export const GC_RUNS_PREFIX = 'leases/gc/';
+export const gcRunKey = (runId: string): string => `${GC_RUNS_PREFIX}${runId}.json`;
 export const fragmentKey = (coordinate: string): string => `${FRAGMENTS_PREFIX}${coordinate}.json`;
 export const releaseCounterKey = (name: string): string => `index/release-versions/${name}.json`;
 

@@ -1,117 +1,208 @@
 /**
  * The index writer (the indexer function): the only code that changes the published repository.
- * Jobs arrive in one FIFO group, but every step is also safe if two writers run at once
- * (conditional writes on the release-version counter, the records and the index).
+ * Jobs arrive in one FIFO group, but nothing here relies on that for correctness: two writers
+ * (a redelivered job, a second self-hosted instance) stay safe because every change to shared
+ * state is a conditional write, and the index update re-checks the package record after each
+ * read of the index (repository-index.ts), so a publish never adds back what a removal took out.
  *
- *   publish  Processing → releaseVersion allocated → fragment written → index updated → Added
- *   remove   Removing → out of the index → fragment and unshared files deleted → record deleted
- *   reindex  the whole index rebuilt from fragments (after a change of public URL, or a repair)
+ *   publish  Processing → releaseVersion allocated → fragment → tags → index → Added
+ *   remove   Removing → out of the index → fragment, tags, documents → record deleted
+ *            (its files are then unreachable; garbage collection deletes them after the grace window)
+ *   reindex  the whole index derived again from the records and fragments
+ *
+ * A job that fails for a reason retrying cannot fix (its data is missing, its entry would break the
+ * index) is recorded at once; any other failure is retried `maxAttempts` times and then recorded
+ * (package Failed with the reason, a metric, an audit line), so no job ever blocks the queue.
  */
-import { isRegistryError, RegistryError } from '../domain/errors.ts';
+import { isRegistryError, type ErrorEnvelope } from '../domain/errors.ts';
 import type { RegistryJob } from '../ports/job-queue.ts';
 import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { JsonObject, PackageMetadata } from '../universe/package-model.ts';
 import type { BundleManifest } from '../bundle/bundle-layout.ts';
+import { recordAudit } from './audit.ts';
 import { dockerHostOf, type RegistryContext } from './context.ts';
-import { collectGarbage, markIfUnreferenced } from './garbage-collector.ts';
-import { publishTags, unpublishTags } from './image-tags.ts';
+import { collectGarbage } from './maintenance/garbage-collector.ts';
+import { readAllRecords } from './maintenance/live-set.ts';
+import { reconcile } from './maintenance/reconciler.ts';
+import { deriveTag, publishTags, unpublishTags } from './image-tags.ts';
 import { repositoryEntry, type IndexFragment } from './index-document.ts';
-import { listAllKeys, readJson, updateJson, writeJson } from './json-objects.ts';
+import { readJson, updateJson, writeJson } from './json-objects.ts';
 import {
+  fragmentKey,
   imageBlobKey,
   INDEX_KEY,
-  FRAGMENTS_PREFIX,
-  fragmentKey,
+  legacyPackageManifestKey,
+  legacyPackageMetadataKey,
   packageManifestKey,
   packageMetadataKey,
   packageRecordKey,
   releaseCounterKey,
   resourceKey,
-  resourceReferenceKey,
 } from './layout.ts';
 import type { PackageRecord } from './records.ts';
-import { ResourceMissingError } from './registry-errors.ts';
+import { PermanentJobError } from './registry-errors.ts';
 import { INDEX_METADATA, updatePublishedIndex } from './repository-index.ts';
 
-export async function handleJob(context: RegistryContext, job: RegistryJob): Promise<void> {
+/**
+ * Runs one job. `attempt` is its delivery count (SQS ApproximateReceiveCount): a failure is
+ * re-thrown for the queue to retry while attempts remain, and recorded once they are used up.
+ */
+export async function handleJob(context: RegistryContext, job: RegistryJob, attempt = 1): Promise<void> {
+  try {
+    await runJob(context, job);
+  } catch (error) {
+    const permanent = error instanceof PermanentJobError || (isRegistryError(error) && error.source === 'user');
+    if (!permanent && attempt < context.settings.maxAttempts) throw error;
+    await recordJobFailure(context, job, error, attempt);
+  }
+}
+
+async function runJob(context: RegistryContext, job: RegistryJob): Promise<void> {
   switch (job.kind) {
     case 'publish':
       return publishPackage(context, job.name, job.version, job.bundleDigest);
     case 'remove':
       return removePackage(context, job.name, job.version);
     case 'reindex':
-      return reindex(context);
+      await reindex(context);
+      return;
     case 'collect-garbage':
       await collectGarbage(context);
       return;
+    case 'reconcile':
+      await reconcile(context);
+      return;
+  }
+}
+
+function envelopeOf(error: unknown): ErrorEnvelope {
+  if (isRegistryError(error)) return error.toEnvelope();
+  return { type: 'InternalError', message: error instanceof Error ? error.message : String(error), data: {} };
+}
+
+/** The last word on a job that cannot be done: said where an operator and `describe` will see it. */
+async function recordJobFailure(context: RegistryContext, job: RegistryJob, error: unknown, attempts: number): Promise<void> {
+  const envelope = envelopeOf(error);
+  context.log.error('job failed for good', { job, attempts, type: envelope.type, reason: envelope.message });
+  context.metrics?.count('registry_job_failures_total', { kind: job.kind, type: envelope.type });
+  if (job.kind === 'publish' || job.kind === 'remove') {
+    const coordinate = encodeCoordinate({ name: job.name, version: job.version });
+    await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) => {
+      if (job.kind === 'publish') {
+        return current && current.contentDigest === job.bundleDigest && current.status === 'Processing'
+          ? { ...current, status: 'Failed', error: envelope, updatedAt: context.now().toISOString() }
+          : undefined;
+      }
+      // A removal stays Removing (the package is on its way out); the reconciler tries again later.
+      return current && current.status === 'Removing' ? { ...current, error: envelope, updatedAt: context.now().toISOString() } : undefined;
+    });
+    if (job.kind === 'publish') {
+      // Its fragment, if written, must not outlive its publication.
+      const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
+      const record = (await readJson<PackageRecord>(context.store, packageRecordKey(coordinate)))?.value;
+      if (fragment?.contentDigest === job.bundleDigest && record?.status === 'Failed') await context.store.delete(fragmentKey(coordinate));
+    }
+    await recordAudit(context, {
+      actor: 'registry',
+      action: job.kind === 'publish' ? 'package.publish' : 'package.remove',
+      outcome: 'failed',
+      package: { name: job.name, version: job.version },
+      reason: `${envelope.type}: ${envelope.message}`,
+    });
   }
 }
 
 const sameEntry = (entry: JsonObject, name: string, version: string): boolean => entry.name === name && entry.version === version;
 
+/** The record still says this content is to be published (or is). */
+const stillPublishing = (record: PackageRecord | undefined, contentDigest: string): boolean =>
+  record !== undefined && record.contentDigest === contentDigest && (record.status === 'Processing' || record.status === 'Added');
+
+async function readPackageDocument<T>(context: RegistryContext, key: string, legacyKey: string): Promise<T | undefined> {
+  return (await readJson<T>(context.store, key))?.value ?? (await readJson<T>(context.store, legacyKey))?.value;
+}
+
 export async function publishPackage(context: RegistryContext, name: string, version: string, contentDigest: string): Promise<void> {
   const coordinate = encodeCoordinate({ name, version });
   const log = context.log.child({ package: name, version });
-  const record = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
-  if (!record || record.value.contentDigest !== contentDigest || (record.value.status !== 'Processing' && record.value.status !== 'Added')) {
+  const recordKey = packageRecordKey(coordinate);
+  const record = await readJson<PackageRecord>(context.store, recordKey);
+  if (!record || !stillPublishing(record.value, contentDigest)) {
     log.info('publish skipped: the package changed since the job was queued', { status: record?.value.status });
     return;
   }
+  for (const digest of record.value.resources) {
+    if (!(await context.store.head(resourceKey(digest)))) throw new PermanentJobError('ResourceMissing', `Stored resource sha256:${digest} of ${name} ${version} is missing: add the bundle again`, { sha256: digest });
+  }
+  for (const digest of record.value.imageBlobs ?? []) {
+    if (!(await context.store.head(imageBlobKey(digest)))) throw new PermanentJobError('ResourceMissing', `Stored image blob sha256:${digest} of ${name} ${version} is missing: add the bundle again`, { sha256: digest });
+  }
+  const releaseVersion = record.value.releaseVersion ?? (await allocateReleaseVersion(context, name));
+  const withRelease = await updateJson<PackageRecord>(context.store, recordKey, (current) =>
+    current && current.contentDigest === contentDigest && current.releaseVersion === null ? { ...current, releaseVersion } : undefined,
+  );
+  const metadata = await readPackageDocument<PackageMetadata>(context, packageMetadataKey(coordinate, contentDigest), legacyPackageMetadataKey(coordinate));
+  const manifest = await readPackageDocument<BundleManifest>(context, packageManifestKey(coordinate, contentDigest), legacyPackageManifestKey(coordinate));
+  if (!metadata || !manifest) throw new PermanentJobError('PackageDataMissing', `The stored data of ${name} ${version} is incomplete: add the bundle again`, {});
+  const fragment: IndexFragment = {
+    name,
+    version,
+    releaseVersion: withRelease?.releaseVersion ?? releaseVersion,
+    contentDigest,
+    metadata,
+    resources: manifest.resources.map(({ ref, sha256, filename }) => ({ ref, sha256, filename })),
+    images: manifest.images.map(({ ref, repository, tag, digest }) => ({ ref, repository, ...(tag ? { tag } : {}), digest })),
+  };
+  await writeJson(context.store, fragmentKey(coordinate), fragment);
+  // Tags are for people; /repo names images by digest, which /v2/ serves from the blobs alone.
+  await publishTags(context, coordinate, withRelease ?? record.value, fragment.releaseVersion);
+  const published = await context.store.head(INDEX_KEY);
+  const hosts = hostsOf(context);
+  if (published && (published.metadata[INDEX_METADATA.publicBaseUrl] !== hosts.publicBaseUrl || published.metadata[INDEX_METADATA.dockerHost] !== hosts.dockerHost)) {
+    // The public URL or Docker host changed since the index was written: every entry needs new references.
+    await reindex(context);
+    await markAdded(context, coordinate, contentDigest);
+    return;
+  }
+  let entry: JsonObject;
   try {
-    for (const digest of record.value.resources) {
-      if (!(await context.store.head(resourceKey(digest)))) throw new ResourceMissingError(digest);
-    }
-    for (const digest of record.value.imageBlobs ?? []) {
-      if (!(await context.store.head(imageBlobKey(digest)))) throw new ResourceMissingError(digest);
-    }
-    const releaseVersion = record.value.releaseVersion ?? (await allocateReleaseVersion(context, name));
-    const withRelease = await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
-      current && current.contentDigest === contentDigest && current.releaseVersion === null ? { ...current, releaseVersion } : undefined,
-    );
-    const metadata = (await readJson<PackageMetadata>(context.store, packageMetadataKey(coordinate)))?.value;
-    const manifest = (await readJson<BundleManifest>(context.store, packageManifestKey(coordinate)))?.value;
-    if (!metadata || !manifest) throw new RegistryError('PackageDataMissing', `The stored data of ${name} ${version} is incomplete`, {}, { source: 'internal' });
-    const fragment: IndexFragment = {
-      name,
-      version,
-      releaseVersion: withRelease?.releaseVersion ?? releaseVersion,
-      contentDigest,
-      metadata,
-      resources: manifest.resources.map(({ ref, sha256, filename }) => ({ ref, sha256, filename })),
-      images: manifest.images.map(({ ref, repository, tag, digest }) => ({ ref, repository, ...(tag ? { tag } : {}), digest })),
-    };
-    await writeJson(context.store, fragmentKey(coordinate), fragment);
-    // Tags before the index: /repo never names an image that /v2/ cannot serve.
-    await publishTags(context, coordinate, record.value.images ?? []);
-    const published = await context.store.head(INDEX_KEY);
-    const hosts = hostsOf(context);
-    if (published && (published.metadata[INDEX_METADATA.publicBaseUrl] !== hosts.publicBaseUrl || published.metadata[INDEX_METADATA.dockerHost] !== hosts.dockerHost)) {
-      // The public URL or Docker host changed since the index was written: every entry needs new references.
-      await reindex(context);
-      await markAdded(context, coordinate, contentDigest);
-      return;
-    }
-    const entry = repositoryEntry(fragment, hosts);
-    const { entries, bytes } = await updatePublishedIndex(
+    entry = repositoryEntry(fragment, hosts);
+  } catch (error) {
+    throw new PermanentJobError('InvalidIndex', `The repository entry of ${name} ${version} cannot be made: ${(error as Error).message}`);
+  }
+  let result;
+  try {
+    result = await updatePublishedIndex(
       context.store,
       hosts,
-      (current) => [...current.filter((existing) => !sameEntry(existing, name, version)), entry],
+      async (current) => {
+        // Re-checked after every read of the index: a removal that started meanwhile wins.
+        if (!stillPublishing((await readJson<PackageRecord>(context.store, recordKey))?.value, contentDigest)) return undefined;
+        return [...current.filter((existing) => !sameEntry(existing, name, version)), entry];
+      },
       // The other entries were validated when they were published; check the new one.
       { validate: () => [entry] },
     );
-    await markAdded(context, coordinate, contentDigest);
-    recordIndexMetrics(context, entries, bytes);
-    log.info('package published', { releaseVersion: fragment.releaseVersion, indexEntries: entries });
   } catch (error) {
-    if (!isRegistryError(error) || error.source === 'internal') throw error;
-    // The package cannot be published as it is: say why, and leave the index as it was.
-    await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
-      current && current.contentDigest === contentDigest
-        ? { ...current, status: 'Failed', error: error.toEnvelope(), updatedAt: context.now().toISOString() }
-        : undefined,
-    );
-    log.warn('package failed to publish', { type: error.type, reason: error.message });
+    if (isRegistryError(error) && error.type === 'InvalidIndex') throw new PermanentJobError('InvalidIndex', error.message, error.data as Record<string, unknown>);
+    throw error;
   }
+  if (!result.published) {
+    await undoAbandonedPublish(context, coordinate, fragment, record.value);
+    log.info('publish abandoned: the package was removed or replaced meanwhile');
+    return;
+  }
+  await markAdded(context, coordinate, contentDigest);
+  recordIndexMetrics(context, result.entries, result.bytes);
+  log.info('package published', { releaseVersion: fragment.releaseVersion, indexEntries: result.entries });
+}
+
+/** Takes back what a publish that lost to a removal wrote (its fragment, its tag ownership). */
+async function undoAbandonedPublish(context: RegistryContext, coordinate: string, fragment: IndexFragment, record: PackageRecord): Promise<void> {
+  const current = (await readJson<PackageRecord>(context.store, packageRecordKey(coordinate)))?.value;
+  const stored = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
+  if (stored?.contentDigest === fragment.contentDigest && current?.contentDigest !== fragment.contentDigest) await context.store.delete(fragmentKey(coordinate));
+  for (const image of record.images ?? []) if (image.tag) await deriveTag(context, image.repository, image.tag);
 }
 
 function recordIndexMetrics(context: RegistryContext, entries: number, bytes: number): void {
@@ -127,7 +218,7 @@ function hostsOf(context: RegistryContext): { publicBaseUrl: string; dockerHost:
 async function markAdded(context: RegistryContext, coordinate: string, contentDigest: string): Promise<void> {
   await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
     current && current.contentDigest === contentDigest && current.status === 'Processing'
-      ? { ...current, status: 'Added', updatedAt: context.now().toISOString() }
+      ? { ...current, status: 'Added', error: null, updatedAt: context.now().toISOString() }
       : undefined,
   );
 }
@@ -152,34 +243,48 @@ export async function removePackage(context: RegistryContext, name: string, vers
   if (!record || record.value.status !== 'Removing') return;
   // Out of the index first: from here on no client is sent to the files about to go.
   const index = await updatePublishedIndex(context.store, hostsOf(context), (current) =>
-    current.filter((entry) => !sameEntry(entry, name, version)), { validate: () => [] });
-  recordIndexMetrics(context, index.entries, index.bytes);
+    current.some((entry) => sameEntry(entry, name, version)) ? current.filter((entry) => !sameEntry(entry, name, version)) : undefined, { validate: () => [] });
+  if (index.published) recordIndexMetrics(context, index.entries, index.bytes);
   await context.store.delete(fragmentKey(coordinate));
+  // The record is Removing: it owns none of its tags any more, each goes to its next latest owner.
   await unpublishTags(context, coordinate, record.value.images ?? []);
-  const contents = [
-    ...record.value.resources.map((digest) => ({ digest, kind: 'resources' as const })),
-    ...(record.value.imageBlobs ?? []).map((digest) => ({ digest, kind: 'image-blobs' as const })),
-  ];
-  for (const { digest } of contents) await context.store.delete(resourceReferenceKey(digest, coordinate));
-  // Files no other package uses become candidates; they go once the grace window has passed.
-  for (const { digest, kind } of contents) await markIfUnreferenced(context, kind, digest);
-  if (context.settings.gcGraceSeconds === 0) await collectGarbage(context);
-  await context.store.delete(packageMetadataKey(coordinate));
-  await context.store.delete(packageManifestKey(coordinate));
+  await context.store.delete(packageMetadataKey(coordinate, record.value.contentDigest));
+  await context.store.delete(packageManifestKey(coordinate, record.value.contentDigest));
+  await context.store.delete(legacyPackageMetadataKey(coordinate));
+  await context.store.delete(legacyPackageManifestKey(coordinate));
   await context.store.delete(packageRecordKey(coordinate));
+  // Its files are unreachable now unless another package names them; collection decides.
+  if (context.settings.gcGraceSeconds === 0) await collectGarbage(context);
   context.log.info('package removed', { package: name, version });
 }
 
-/** Rebuilds the whole index from the fragments: O(number of versions), never O(bundle bytes). */
-export async function reindex(context: RegistryContext): Promise<void> {
-  const keys = await listAllKeys(context.store, FRAGMENTS_PREFIX);
-  const fragments: IndexFragment[] = [];
-  for (let start = 0; start < keys.length; start += 32) {
-    const batch = await Promise.all(keys.slice(start, start + 32).map((key) => readJson<IndexFragment>(context.store, key)));
-    for (const fragment of batch) if (fragment) fragments.push(fragment.value);
-  }
-  const { entries, bytes } = await updatePublishedIndex(context.store, hostsOf(context), () =>
-    fragments.map((fragment) => repositoryEntry(fragment, hostsOf(context))));
+/**
+ * Derives the whole index again from the records (Processing with a fragment, or Added) and their
+ * fragments, listing them afresh on every attempt so that a publish or a removal that lands in
+ * between is never overwritten. O(number of versions), never O(bundle bytes).
+ */
+export async function reindex(context: RegistryContext): Promise<{ entries: number }> {
+  const hosts = hostsOf(context);
+  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async () => (await publishableFragments(context)).map((fragment) => repositoryEntry(fragment, hosts)));
   recordIndexMetrics(context, entries, bytes);
   context.log.info('index rebuilt', { entries });
+  return { entries };
 }
+
+/** The fragments that belong in the index: each one's record is Added (or being published) with that content. */
+export async function publishableFragments(context: RegistryContext): Promise<IndexFragment[]> {
+  const records = await readAllRecords(context);
+  const fragments: IndexFragment[] = [];
+  for (let start = 0; start < records.length; start += 32) {
+    const batch = await Promise.all(
+      records.slice(start, start + 32).map(async ({ coordinate, record }) => {
+        if (record.status !== 'Added' && record.status !== 'Processing') return undefined;
+        const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
+        return fragment && fragment.contentDigest === record.contentDigest ? fragment : undefined;
+      }),
+    );
+    for (const fragment of batch) if (fragment) fragments.push(fragment);
+  }
+  return fragments;
+}
+

@@ -14,8 +14,18 @@ export interface UploadRecord {
   readonly uploadedBy?: string;
   /** For uploads in parts: the store's multipart upload, completed by POST …/complete. */
   readonly multipart?: { readonly uploadId: string; readonly partBytes: number; readonly parts: number };
-  /** ETag of the bundle object that was processed: a repeated S3 event for it is a no-op. */
-  readonly bundleEtag?: string;
+  /**
+   * Which stored bundle object this record is about: ETag, size and last-modified time together
+   * (on S3 an ETag is an MD5, so the same bytes dropped again later have the same ETag; the time
+   * tells the two objects apart). A repeated event for the same object is a no-op.
+   */
+  readonly bundleIdentity?: string;
+  /** The ingest attempt that holds the upload while it is Validating; its heartbeat is updatedAt. */
+  readonly attemptId?: string;
+  /** Ingest attempts of this bundle so far; internal failures are retried a bounded number of times. */
+  readonly attempts?: number;
+  /** The last internal failure of an attempt, while attempts remain. */
+  readonly lastError?: ErrorEnvelope;
   readonly packages: readonly PackageCoordinate[];
   readonly error: ErrorEnvelope | null;
   readonly createdAt: string;
@@ -48,6 +58,17 @@ export interface PackageRecord {
   readonly addedAt: string;
   readonly updatedAt: string;
   readonly error: ErrorEnvelope | null;
+  /** Times the reconciler queued this record's job again because it stayed Processing or Removing. */
+  readonly requeues?: number;
+}
+
+/** The states a record leaves on its own; a record in one of these for too long is stuck. */
+export const TRANSIENT_UPLOAD_STATES: ReadonlySet<UploadStatus> = new Set(['Uploading', 'Validating']);
+export const TRANSIENT_PACKAGE_STATES: ReadonlySet<PackageStatus> = new Set(['Processing', 'Removing']);
+
+/** Records whose files are live: everything they name must stay stored. */
+export function isLiveRecord(record: PackageRecord): boolean {
+  return record.status === 'Processing' || record.status === 'Added' || record.status === 'Removing';
 }
 
 /** What `describe` answers (GET /v1/packages/{name}/{version}). */

@@ -52,3 +52,23 @@ export class ResourceMissingError extends RegistryError {
     this.name = 'ResourceMissingError';
   }
 }
+
+/** A package whose name and version are too long for the storage keys derived from them. */
+export class PackageCoordinateTooLongError extends RegistryError {
+  constructor(name: string, version: string, keyLength: number) {
+    super(
+      'PackageCoordinateTooLong',
+      `Package [${name.length > 80 ? `${name.slice(0, 80)}…` : name}] version [${version.length > 80 ? `${version.slice(0, 80)}…` : version}] has a name and version too long to store (${keyLength} bytes of key, at most 900): shorten them`,
+      { nameLength: name.length, versionLength: version.length, keyLength },
+    );
+    this.name = 'PackageCoordinateTooLongError';
+  }
+}
+
+/** A job that cannot succeed as it is (its data is missing or would break the index): recorded, never retried. */
+export class PermanentJobError extends RegistryError {
+  constructor(type: string, message: string, data: Record<string, unknown> = {}) {
+    super(type, message, data, { source: 'internal' });
+    this.name = 'PermanentJobError';
+  }
+}

@@ -32,18 +32,23 @@ export async function readPublishedIndex(store: ObjectStore): Promise<PublishedI
 
 /**
  * Applies `change` to the current entries and publishes the result, retrying from a fresh read
- * whenever another writer published in between. The document is validated against the v5 repo
- * schema before it is published: a broken index is never served.
+ * whenever another writer published in between. `change` runs after each read of the index, so
+ * whatever it reads (a package record, the fragments) is at least as new as that index: a writer
+ * that re-checks the record there can never add an entry that a removal already took out. It
+ * returns undefined to publish nothing. The document is validated against the v5 repo schema
+ * before it is published: a broken index is never served.
  */
 export async function updatePublishedIndex(
   store: ObjectStore,
   hosts: { readonly publicBaseUrl: string; readonly dockerHost: string },
-  change: (entries: JsonObject[], current: PublishedIndex | undefined) => JsonObject[],
+  change: (entries: JsonObject[], current: PublishedIndex | undefined) => JsonObject[] | undefined | Promise<JsonObject[] | undefined>,
   options: { validate: 'all' | ((entries: readonly JsonObject[]) => readonly JsonObject[]) } = { validate: 'all' },
-): Promise<{ entries: number; bytes: number }> {
+): Promise<{ entries: number; bytes: number; published: boolean }> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const current = await readPublishedIndex(store);
-    const entries = sortEntries(change([...(current?.document.packages ?? [])], current));
+    const changed = await change([...(current?.document.packages ?? [])], current);
+    if (changed === undefined) return { entries: current?.document.packages.length ?? 0, bytes: 0, published: false };
+    const entries = sortEntries(changed);
     const toValidate = options.validate === 'all' ? entries : options.validate(entries);
     const errors = schemaErrors('v5-repo', { packages: toValidate });
     if (errors.length > 0) {
@@ -62,7 +67,7 @@ export async function updatePublishedIndex(
         },
         ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
       });
-      return { entries: entries.length, bytes: body.length };
+      return { entries: entries.length, bytes: body.length, published: true };
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));

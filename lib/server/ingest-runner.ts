@@ -36,10 +36,17 @@ export class IngestRunner {
   private readonly active = new Set<Promise<void>>();
   private readonly activeKeys = new Set<string>();
 
+  private readonly failures = new Map<string, number>();
+  /** Retries waiting for their pause to end. */
+  private scheduled = 0;
+
   constructor(
     private readonly run: (key: string) => Promise<void>,
     private readonly log: Logger,
     private readonly concurrency = 2,
+    /** As Lambda retries a failed asynchronous invocation: twice, after a pause. */
+    private readonly retries = 2,
+    private readonly retryDelayMs = 500,
   ) {}
 
   trigger(key: string): void {
@@ -49,11 +56,14 @@ export class IngestRunner {
   }
 
   get busy(): boolean {
-    return this.active.size > 0 || this.waiting.length > 0;
+    return this.active.size > 0 || this.waiting.length > 0 || this.scheduled > 0;
   }
 
   async idle(): Promise<void> {
-    while (this.active.size > 0 || this.waiting.length > 0) await Promise.race(this.active);
+    while (this.busy) {
+      if (this.active.size > 0) await Promise.race(this.active);
+      else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   private pump(): void {
@@ -61,7 +71,22 @@ export class IngestRunner {
       const key = this.waiting.shift()!;
       this.activeKeys.add(key);
       const task: Promise<void> = this.run(key)
-        .catch((error: unknown) => this.log.error('ingest failed', { key, error }))
+        .then(() => void this.failures.delete(key))
+        .catch((error: unknown) => {
+          this.log.error('ingest failed', { key, error });
+          const failures = (this.failures.get(key) ?? 0) + 1;
+          if (failures > this.retries) {
+            // The reconciler picks it up from its record.
+            this.failures.delete(key);
+            return;
+          }
+          this.failures.set(key, failures);
+          this.scheduled++;
+          setTimeout(() => {
+            this.scheduled--;
+            this.trigger(key);
+          }, this.retryDelayMs * 2 ** (failures - 1));
+        })
         .finally(() => {
           this.active.delete(task);
           this.activeKeys.delete(key);

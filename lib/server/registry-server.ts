@@ -79,13 +79,15 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     },
     ...(config.dockerHost ? { dockerHost: config.dockerHost } : {}),
     gcGraceSeconds: config.gcGraceSeconds,
+    staleAfterSeconds: config.staleAfterSeconds,
   };
   const metrics = new PrometheusMetrics();
   metrics.onScrape(() => {
     metrics.gauge('registry_queue_depth', queue.depth);
     metrics.gauge('registry_queue_dead_letters', queue.deadLetters.length);
   });
-  const context: RegistryContext = { store, queue, settings, log, now: () => new Date(), metrics };
+  let ingest: IngestRunner | undefined;
+  const context: RegistryContext = { store, queue, settings, log, now: () => new Date(), metrics, triggerIngest: (bundleKey) => ingest?.trigger(bundleKey) };
   /** The index as stored, read at each scrape: right after a restart too, and shared by instances. */
   const scrapeIndex = async (): Promise<void> => {
     try {
@@ -99,7 +101,6 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     }
   };
   const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';
-  let ingest: IngestRunner | undefined;
   const dependencies: HandlerDependencies = {
     context,
     auth: staticTokens(config.authTokens, { loopbackWithoutToken: true }),
@@ -170,6 +171,12 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   // Garbage collection runs as a job of the single writer, as the schedule does on AWS.
   const collector = setInterval(() => void queue.send({ kind: 'collect-garbage' }, { deduplicationId: `gc-${Date.now()}` }), config.gcIntervalSeconds * 1000);
   collector.unref();
+  // The queue lives in this process: whatever a previous process left in a transient state is
+  // found by the reconciler, at start-up and then on a timer (records are the truth, not the queue).
+  const reconcileNow = (): void => void queue.send({ kind: 'reconcile' }, { deduplicationId: `reconcile-${Date.now()}` });
+  reconcileNow();
+  const reconciler = setInterval(reconcileNow, config.reconcileIntervalSeconds * 1000);
+  reconciler.unref();
 
   const drop = new DropFolder(join(config.dataDir, 'drop'), store, (key) => ingest?.trigger(key), log, config.dropScanSeconds * 1000);
   await drop.start();
@@ -188,6 +195,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     },
     close: async () => {
       clearInterval(collector);
+      clearInterval(reconciler);
       drop.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

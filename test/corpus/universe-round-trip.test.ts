@@ -106,6 +106,7 @@ describe('the Universe corpus, round trip', { skip }, () => {
       const docker = (entry.resource as { assets?: { container?: { docker?: Record<string, string> } } } | undefined)?.assets?.container?.docker ?? {};
       for (const image of Object.values(docker)) {
         assert.ok(image.startsWith(`${registryHost}/`), `${entry.name} ${entry.version}: ${image}`);
+        assert.match(image, /@sha256:[0-9a-f]{64}$/, `${entry.name} ${entry.version}: named by digest`);
         images++;
       }
     }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ROUTES, routeKey } from '../../lib/http/routes.ts';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-const FUNCTIONS = ['health', 'repo', 'resource', 'registry', 'upload', 'describe', 'remove', 'unpack', 'indexer'];
+const FUNCTIONS = ['health', 'repo', 'resource', 'registry', 'upload', 'describe', 'remove', 'admin', 'unpack', 'indexer'];
 
 interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -91,19 +91,20 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     assert.deepEqual(mapping.Properties.FunctionName, { 'Fn::GetAtt': ['IndexerLambdaFunction', 'Arn'] });
   });
 
-  it('schedules garbage collection as a job on the FIFO queue', () => {
+  it('schedules garbage collection and reconciliation as jobs on the FIFO queue', () => {
     const rules = ofType(template, 'AWS::Events::Rule');
-    assert.equal(rules.length, 1);
-    const target = (rules[0]![1].Properties.Targets as { Arn: unknown; Input: string; SqsParameters: { MessageGroupId: string } }[])[0]!;
-    assert.deepEqual(target.Arn, { 'Fn::GetAtt': ['RegistryQueue', 'Arn'] });
-    assert.deepEqual(JSON.parse(target.Input), { kind: 'collect-garbage' });
-    assert.equal(target.SqsParameters.MessageGroupId, 'registry-index');
+    const targets = rules.map(([, rule]) => (rule.Properties.Targets as { Arn: unknown; Input: string; SqsParameters: { MessageGroupId: string } }[])[0]!);
+    assert.deepEqual(targets.map((target) => (JSON.parse(target.Input) as { kind: string }).kind).sort(), ['collect-garbage', 'reconcile']);
+    for (const target of targets) {
+      assert.deepEqual(target.Arn, { 'Fn::GetAtt': ['RegistryQueue', 'Arn'] });
+      assert.equal(target.SqsParameters.MessageGroupId, 'registry-index');
+    }
   });
 
   it('grants no write action on "*", scopes S3 to the bucket and SQS to the queue, and embeds no secret', () => {
     const writeAction = /^(s3:(Put|Delete|Abort|Restore)|sqs:(Send|Delete|Purge|Change)|secretsmanager:(Put|Update|Delete))/;
     const roles = ofType(template, 'AWS::IAM::Role');
-    assert.equal(roles.length, 6);
+    assert.equal(roles.length, 7);
     for (const [name, role] of roles) {
       for (const policy of role.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]) {
         for (const statement of policy.PolicyDocument.Statement) {

@@ -9,7 +9,7 @@
  * CRC-32) when they are read.
  */
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
-import { streamRange, type ByteSource } from '../byte-source.ts';
+import { ByteSourceError, streamRange, type ByteSource } from '../byte-source.ts';
 import { InvalidBundleError } from '../bundle-errors.ts';
 import { unsafeEntryNameReason } from './entry-name.ts';
 import {
@@ -121,7 +121,7 @@ export class ZipArchive {
           yield chunk;
         }
       } catch (cause) {
-        if (cause instanceof InvalidBundleError) throw cause;
+        if (cause instanceof InvalidBundleError || cause instanceof ByteSourceError) throw cause;
         throw new InvalidBundleError('TruncatedArchive', `entry ${entry.name} cannot be read whole: ${(cause as Error).message}`, { entry: entry.name }, { cause });
       }
       checkContent(entry, received, crc);
@@ -149,7 +149,7 @@ export class ZipArchive {
         yield chunk;
       }
     } catch (cause) {
-      if (cause instanceof InvalidBundleError) throw cause;
+      if (cause instanceof InvalidBundleError || cause instanceof ByteSourceError) throw cause;
       throw new InvalidBundleError('UnreadableArchive', `entry ${entry.name} cannot be inflated`, { entry: entry.name }, { cause });
     }
     checkContent(entry, produced, crc);

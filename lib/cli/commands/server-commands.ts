@@ -32,7 +32,7 @@ interface PackageDescription {
 
 const POLL_INTERVAL_MS = 500;
 
-function withServerOptions(command: Command): Command {
+export function withServerOptions(command: Command): Command {
   return command
     .option('--url <url>', 'registry URL (default: $DCOS_REGISTRY_URL); the token comes from $DCOS_REGISTRY_TOKEN')
     .option('--name <service-name>', 'registry service name (accepted for compatibility; --url selects the registry)')

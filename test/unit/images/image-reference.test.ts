@@ -26,6 +26,9 @@ describe('Docker image references', () => {
   });
 
   it('writes the served reference with the registry host', () => {
-    assert.equal(servedImageReference('registry.example.com:443', parseImageReference('docker.io/mesosphere/foo:1')), 'registry.example.com:443/mesosphere/foo:1');
+    assert.equal(
+      servedImageReference('registry.example.com:443', parseImageReference('docker.io/mesosphere/foo:1'), `sha256:${'a'.repeat(64)}`),
+      `registry.example.com:443/mesosphere/foo@sha256:${'a'.repeat(64)}`,
+    );
   });
 });

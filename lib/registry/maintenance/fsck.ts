@@ -1,0 +1,347 @@
+/**
+ * fsck: checks every invariant of the stored state against what is derived from the records, and
+ * with `repair` fixes what can be fixed. The invariants:
+ *
+ *   IndexEntryOrphaned   every /repo entry has a record (Added or Processing) and its fragment
+ *   PackageNotPublished  every Added record is in /repo
+ *   ContentMissing       every file, image blob and document a live record names is stored
+ *   ContentUnreachable   every stored file is live, or inside the grace window
+ *   RecordStuck          no upload or package record stays transient past the stale age
+ *   TagMismatch, TagStray, TagListMismatch, CatalogMismatch
+ *                        tags name the manifest of their latest publisher; lists and catalog agree
+ *   FragmentOrphaned, LeaseExpired, BundleLeftOver
+ *                        nothing is left behind by work that died
+ *
+ * Repairs: a package whose content is lost leaves /repo and is marked Failed (its bundle must be
+ * added again); tags, tag lists, catalog and owner markers are derived again from the records;
+ * the index is derived again (reindex); stuck records are reconciled; leftovers are collected.
+ */
+import type { RegistryContext } from '../context.ts';
+import { deriveTag, type Catalog, type TagList, type TagOwner } from '../image-tags.ts';
+import type { IndexFragment } from '../index-document.ts';
+import { listAllKeys, readJson, updateJson, writeJson } from '../json-objects.ts';
+import {
+  CATALOG_KEY,
+  DOCKER_REPOSITORIES_PREFIX,
+  FRAGMENTS_PREFIX,
+  fragmentKey,
+  IMAGE_BLOBS_PREFIX,
+  imageBlobKey,
+  legacyPackageManifestKey,
+  legacyPackageMetadataKey,
+  packageManifestKey,
+  packageMetadataKey,
+  packageRecordKey,
+  RESOURCES_PREFIX,
+  resourceKey,
+  TAG_OWNERS_PREFIX,
+  tagKey,
+  tagListKey,
+  tagOwnerKey,
+  UPLOADS_PREFIX,
+} from '../layout.ts';
+import { isLiveRecord, TRANSIENT_PACKAGE_STATES, TRANSIENT_UPLOAD_STATES, type PackageRecord, type UploadRecord } from '../records.ts';
+import { readPublishedIndex } from '../repository-index.ts';
+import { encodeCoordinate } from '../../universe/coordinate.ts';
+import { collectGarbage } from './garbage-collector.ts';
+import { liveIngestLeases } from './leases.ts';
+import { liveSetOf, readAllRecords, type StoredRecord } from './live-set.ts';
+import { reconcile } from './reconciler.ts';
+import { reindex } from '../publisher.ts';
+import { staleAfterMs } from './timing.ts';
+
+export type ViolationType =
+  | 'IndexEntryOrphaned'
+  | 'PackageNotPublished'
+  | 'ContentMissing'
+  | 'ContentUnreachable'
+  | 'RecordStuck'
+  | 'TagMismatch'
+  | 'TagStray'
+  | 'TagListMismatch'
+  | 'CatalogMismatch'
+  | 'FragmentOrphaned'
+  | 'LeaseExpired'
+  | 'BundleLeftOver';
+
+export interface Violation {
+  readonly type: ViolationType;
+  readonly message: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export interface FsckReport {
+  /** No violation was found (before any repair). */
+  readonly clean: boolean;
+  readonly repaired: boolean;
+  readonly checked: { readonly records: number; readonly indexEntries: number; readonly files: number; readonly tags: number };
+  readonly violations: readonly Violation[];
+  /** After `repair`: what a second check still finds (only what cannot be fixed here). */
+  readonly remaining?: readonly Violation[];
+}
+
+const HEX = /^[0-9a-f]{64}$/;
+
+interface Findings {
+  readonly violations: Violation[];
+  readonly checked: FsckReport['checked'];
+  /** Live records with content missing: to be taken out of /repo and marked Failed. */
+  readonly damaged: StoredRecord[];
+  readonly tagsToDerive: Set<string>;
+}
+
+export async function fsck(context: RegistryContext, options: { repair?: boolean } = {}): Promise<FsckReport> {
+  const first = await inspect(context);
+  if (!options.repair || first.violations.length === 0) {
+    return { clean: first.violations.length === 0, repaired: false, checked: first.checked, violations: first.violations };
+  }
+  await repair(context, first);
+  const second = await inspect(context);
+  return { clean: false, repaired: true, checked: first.checked, violations: first.violations, remaining: second.violations };
+}
+
+async function inspect(context: RegistryContext): Promise<Findings> {
+  const violations: Violation[] = [];
+  const add = (type: ViolationType, message: string, data: Record<string, unknown>): void => void violations.push({ type, message, data });
+  const now = context.now().getTime();
+  const stale = staleAfterMs(context.settings);
+  const leases = await liveIngestLeases(context, stale);
+  const records = await readAllRecords(context);
+  const byCoordinate = new Map(records.map((entry) => [entry.coordinate, entry]));
+  const live = liveSetOf(records, leases.live);
+  const damaged: StoredRecord[] = [];
+
+  // Records: their content is stored, they are not stuck.
+  for (const entry of records) {
+    const { record, coordinate } = entry;
+    const name = `${record.name} ${record.version}`;
+    if (TRANSIENT_PACKAGE_STATES.has(record.status) && now - Date.parse(record.updatedAt) >= stale) {
+      add('RecordStuck', `package ${name} has been ${record.status} since ${record.updatedAt}`, { package: record.name, version: record.version, status: record.status });
+    }
+    if (!isLiveRecord(record)) continue;
+    const missing: string[] = [];
+    for (const digest of record.resources) if (!(await context.store.head(resourceKey(digest)))) missing.push(`resources/sha256/${digest}`);
+    for (const digest of record.imageBlobs ?? []) if (!(await context.store.head(imageBlobKey(digest)))) missing.push(`docker/blobs/sha256/${digest}`);
+    const metadata = (await context.store.head(packageMetadataKey(coordinate, record.contentDigest))) ?? (await context.store.head(legacyPackageMetadataKey(coordinate)));
+    const manifest = (await context.store.head(packageManifestKey(coordinate, record.contentDigest))) ?? (await context.store.head(legacyPackageManifestKey(coordinate)));
+    if (!metadata && record.status !== 'Added') missing.push('metadata.json');
+    if (!manifest && record.status !== 'Added') missing.push('manifest.json');
+    if (missing.length > 0) {
+      add('ContentMissing', `package ${name} (${record.status}) names ${missing.length} file(s) that are not stored`, { package: record.name, version: record.version, missing });
+      damaged.push(entry);
+    }
+  }
+
+  // The index against the records and fragments.
+  const index = await readPublishedIndex(context.store);
+  const indexed = new Set<string>();
+  for (const entry of index?.document.packages ?? []) {
+    const coordinate = encodeCoordinate({ name: String(entry.name), version: String(entry.version) });
+    indexed.add(coordinate);
+    const owner = byCoordinate.get(coordinate)?.record;
+    const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
+    if (!owner || (owner.status !== 'Added' && owner.status !== 'Processing') || fragment?.contentDigest !== owner.contentDigest) {
+      add('IndexEntryOrphaned', `/repo lists ${String(entry.name)} ${String(entry.version)}, which ${owner ? `is ${owner.status}` : 'has no record'}${fragment ? '' : ' and no fragment'}`, {
+        package: entry.name,
+        version: entry.version,
+      });
+    }
+  }
+  for (const { coordinate, record } of records) {
+    if (record.status === 'Added' && !indexed.has(coordinate)) {
+      add('PackageNotPublished', `package ${record.name} ${record.version} is Added but not in /repo`, { package: record.name, version: record.version });
+    }
+  }
+  for (const key of await listAllKeys(context.store, FRAGMENTS_PREFIX)) {
+    const coordinate = key.slice(FRAGMENTS_PREFIX.length, -'.json'.length);
+    const owner = byCoordinate.get(coordinate)?.record;
+    if (!owner || !isLiveRecord(owner)) add('FragmentOrphaned', `fragment ${key} belongs to no live package`, { key });
+  }
+
+  // Stored files: live, or young enough to be an upload's or an ingest's.
+  let files = 0;
+  for (const [prefix, liveDigests] of [
+    [RESOURCES_PREFIX, live.resources],
+    [IMAGE_BLOBS_PREFIX, live.imageBlobs],
+  ] as const) {
+    for (const key of await listAllKeys(context.store, prefix)) {
+      files++;
+      const digest = key.slice(prefix.length);
+      if (!HEX.test(digest) || liveDigests.has(digest)) continue;
+      const info = await context.store.head(key);
+      if (info && now - info.lastModified.getTime() >= context.settings.gcGraceSeconds * 1000) {
+        add('ContentUnreachable', `${key} is used by no package and older than the grace window`, { key });
+      }
+    }
+  }
+
+  // Tags, derived from the records: the latest publisher of each repository:tag.
+  const expectedTags = new Map<string, { digest: string; releaseVersion: number }>();
+  const expectedRepositories = new Set<string>();
+  const expectedOwners = new Set<string>();
+  for (const { coordinate, record } of records) {
+    if (record.status !== 'Added') continue;
+    for (const image of record.images ?? []) {
+      expectedRepositories.add(image.repository);
+      if (!image.tag) continue;
+      expectedOwners.add(tagOwnerKey(image.repository, image.tag, coordinate));
+      const key = `${image.repository}:${image.tag}`;
+      const current = expectedTags.get(key);
+      const releaseVersion = record.releaseVersion ?? 0;
+      if (!current || releaseVersion > current.releaseVersion) expectedTags.set(key, { digest: image.digest, releaseVersion });
+    }
+  }
+  const tagsToDerive = new Set<string>(expectedTags.keys());
+  const storedTags = new Map<string, string>();
+  const storedLists = new Map<string, readonly string[]>();
+  for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
+    const rest = key.slice(DOCKER_REPOSITORIES_PREFIX.length);
+    const tagAt = rest.lastIndexOf('/_tags/');
+    if (tagAt > 0) {
+      const repositoryTag = `${rest.slice(0, tagAt)}:${rest.slice(tagAt + '/_tags/'.length)}`;
+      storedTags.set(repositoryTag, (await context.store.head(key))?.metadata.digest ?? '');
+    } else if (rest.endsWith('/_tags.json')) {
+      const repository = rest.slice(0, -'/_tags.json'.length);
+      storedLists.set(repository, (await readJson<TagList>(context.store, key))?.value.tags ?? []);
+    }
+  }
+  for (const [repositoryTag, expected] of expectedTags) {
+    const stored = storedTags.get(repositoryTag);
+    if (stored !== expected.digest) {
+      add('TagMismatch', `tag ${repositoryTag} ${stored ? `names ${stored}` : 'is missing'}; its latest publisher has ${expected.digest}`, { tag: repositoryTag, stored: stored ?? null, expected: expected.digest });
+    }
+  }
+  for (const repositoryTag of storedTags.keys()) {
+    if (!expectedTags.has(repositoryTag)) {
+      add('TagStray', `tag ${repositoryTag} is published by no package`, { tag: repositoryTag });
+      tagsToDerive.add(repositoryTag);
+    }
+  }
+  for (const key of await listAllKeys(context.store, TAG_OWNERS_PREFIX)) {
+    if (expectedOwners.has(key)) continue;
+    const marker = (await readJson<TagOwner>(context.store, key))?.value;
+    const owner = marker ? byCoordinate.get(marker.coordinate)?.record : undefined;
+    // A marker of a package being published is fine; any other is stale (harmless, but repaired).
+    if (owner?.status !== 'Processing') {
+      const rest = key.slice(TAG_OWNERS_PREFIX.length);
+      const at = rest.lastIndexOf('/@');
+      const tag = rest.slice(at + 2, rest.indexOf('/', at + 2));
+      tagsToDerive.add(`${rest.slice(0, at)}:${tag}`);
+    }
+  }
+  const expectedLists = new Map<string, string[]>();
+  for (const repository of expectedRepositories) expectedLists.set(repository, []);
+  for (const repositoryTag of expectedTags.keys()) {
+    const at = repositoryTag.lastIndexOf(':');
+    expectedLists.get(repositoryTag.slice(0, at))?.push(repositoryTag.slice(at + 1));
+  }
+  for (const [repository, tags] of expectedLists) {
+    const stored = storedLists.get(repository);
+    if (!stored || [...stored].sort().join(',') !== [...tags].sort().join(',')) {
+      add('TagListMismatch', `the tag list of ${repository} is ${stored ? `[${stored.join(', ')}]` : 'missing'}, not [${tags.sort().join(', ')}]`, { repository });
+    }
+  }
+  for (const repository of storedLists.keys()) {
+    if (!expectedLists.has(repository)) add('TagListMismatch', `repository ${repository} has a tag list but no package publishes it`, { repository });
+  }
+  const catalog = (await readJson<Catalog>(context.store, CATALOG_KEY))?.value.repositories ?? [];
+  const expectedCatalog = [...expectedRepositories].sort();
+  if ([...catalog].sort().join(',') !== expectedCatalog.join(',')) {
+    add('CatalogMismatch', `the catalog lists [${catalog.join(', ')}], not [${expectedCatalog.join(', ')}]`, { stored: catalog, expected: expectedCatalog });
+  }
+
+  // Leftovers of work that died.
+  for (const key of leases.expired) add('LeaseExpired', `${key} was not refreshed within the stale age`, { key });
+  for (const key of await listAllKeys(context.store, UPLOADS_PREFIX)) {
+    if (!key.endsWith('.json')) continue;
+    const upload = (await readJson<UploadRecord>(context.store, key))?.value;
+    if (!upload) continue;
+    const age = now - Date.parse(upload.updatedAt);
+    const limit = upload.status === 'Uploading' ? context.settings.uploadUrlLifetimeSeconds * 1000 + stale : stale;
+    if (TRANSIENT_UPLOAD_STATES.has(upload.status) && age >= limit) {
+      add('RecordStuck', `upload ${upload.uploadId} has been ${upload.status} since ${upload.updatedAt}`, { uploadId: upload.uploadId, status: upload.status });
+    } else if (!TRANSIENT_UPLOAD_STATES.has(upload.status) && age >= stale) {
+      const bundle = await context.store.head(upload.bundleKey);
+      if (bundle && bundle.lastModified.getTime() <= Date.parse(upload.updatedAt)) {
+        add('BundleLeftOver', `${upload.bundleKey} is still stored though its upload ended (${upload.status})`, { key: upload.bundleKey });
+      }
+    }
+  }
+  return { violations, damaged, tagsToDerive, checked: { records: records.length, indexEntries: indexed.size, files, tags: storedTags.size } };
+}
+
+async function repair(context: RegistryContext, findings: Findings): Promise<void> {
+  // Packages whose content is lost cannot be served: out of /repo, Failed with the reason.
+  for (const { coordinate, record } of findings.damaged) {
+    await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
+      current && current.contentDigest === record.contentDigest && isLiveRecord(current)
+        ? {
+            ...current,
+            status: current.status === 'Removing' ? 'Removing' : 'Failed',
+            error: { type: 'ContentMissing', message: `Stored files of ${record.name} ${record.version} are missing: add the bundle again`, data: {} },
+            updatedAt: context.now().toISOString(),
+          }
+        : undefined,
+    );
+  }
+  // Owner markers from the records, then every tag that is, or should be, there.
+  const records = await readAllRecords(context);
+  const expectedOwners = new Set<string>();
+  for (const { coordinate, record } of records) {
+    if (record.status !== 'Added') continue;
+    for (const image of record.images ?? []) {
+      if (!image.tag) continue;
+      const key = tagOwnerKey(image.repository, image.tag, coordinate);
+      expectedOwners.add(key);
+      const owner: TagOwner = { coordinate, contentDigest: record.contentDigest, releaseVersion: record.releaseVersion ?? 0, digest: image.digest, mediaType: image.mediaType };
+      await writeJson(context.store, key, owner);
+      findings.tagsToDerive.add(`${image.repository}:${image.tag}`);
+    }
+  }
+  for (const repositoryTag of findings.tagsToDerive) {
+    const at = repositoryTag.lastIndexOf(':');
+    await deriveTag(context, repositoryTag.slice(0, at), repositoryTag.slice(at + 1));
+  }
+  await repairListsAndCatalog(context, records);
+  for (const { coordinate, record } of records) {
+    if (!isLiveRecord(record)) await context.store.delete(fragmentKey(coordinate));
+  }
+  await reindex(context);
+  // Added records whose fragment is gone cannot be indexed from it: publish them again.
+  for (const { coordinate, record } of records) {
+    if (record.status !== 'Added') continue;
+    const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
+    if (fragment?.contentDigest === record.contentDigest) continue;
+    await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
+      current && current.contentDigest === record.contentDigest && current.status === 'Added' ? { ...current, status: 'Processing', updatedAt: context.now().toISOString() } : undefined,
+    );
+    await context.queue.send({ kind: 'publish', name: record.name, version: record.version, bundleDigest: record.contentDigest }, { deduplicationId: `fsck-${coordinate.slice(0, 60)}-${Date.now()}` });
+  }
+  await reconcile(context);
+  await collectGarbage(context);
+}
+
+/** Tag lists and the catalog, written from the tags the records publish. */
+async function repairListsAndCatalog(context: RegistryContext, records: readonly StoredRecord[]): Promise<void> {
+  const lists = new Map<string, Set<string>>();
+  for (const { record } of records) {
+    if (record.status !== 'Added') continue;
+    for (const image of record.images ?? []) {
+      const tags = lists.get(image.repository) ?? new Set<string>();
+      if (image.tag) tags.add(image.tag);
+      lists.set(image.repository, tags);
+    }
+  }
+  for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
+    if (!key.endsWith('/_tags.json')) continue;
+    const repository = key.slice(DOCKER_REPOSITORIES_PREFIX.length, -'/_tags.json'.length);
+    if (!lists.has(repository)) await context.store.delete(key);
+  }
+  for (const [repository, tags] of lists) await writeJson<TagList>(context.store, tagListKey(repository), { name: repository, tags: [...tags].sort() });
+  for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
+    const rest = key.slice(DOCKER_REPOSITORIES_PREFIX.length);
+    const at = rest.lastIndexOf('/_tags/');
+    if (at > 0 && !lists.get(rest.slice(0, at))?.has(rest.slice(at + '/_tags/'.length))) await context.store.delete(tagKey(rest.slice(0, at), rest.slice(at + '/_tags/'.length)));
+  }
+  await writeJson<Catalog>(context.store, CATALOG_KEY, { repositories: [...lists.keys()].sort() });
+}

@@ -1,0 +1,159 @@
+/**
+ * Garbage collection, mark and sweep from the published state, online (no freeze of uploads).
+ *
+ * Mark: the live set is derived at each run from the package records and the ingest leases (see
+ * live-set.ts, and leases.ts for why an ingest that reuses a file during a run never loses it).
+ * Sweep: a stored file outside the live set is deleted only once it is older than the grace
+ * window (`gcGraceSeconds`) by its last write; a file an ingest reuses is in that ingest's lease
+ * for as long as it works, and in its record after, so reuse needs no timestamp of its own.
+ * Also swept: the documents and fragments no record uses, bundles whose upload has ended, upload
+ * records past their retention, expired leases, and what interrupted writes left in the store.
+ */
+import type { RegistryContext } from '../context.ts';
+import { listAllKeys, readJson } from '../json-objects.ts';
+import {
+  DROP_PREFIX,
+  FRAGMENTS_PREFIX,
+  IMAGE_BLOBS_PREFIX,
+  PACKAGES_PREFIX,
+  RESOURCES_PREFIX,
+  UPLOADS_PREFIX,
+  uploadBundleKey,
+} from '../layout.ts';
+import { TRANSIENT_UPLOAD_STATES, type UploadRecord } from '../records.ts';
+import { endGcRun, liveIngestLeases, startGcRun } from './leases.ts';
+import { liveSetOf, readAllRecords, type LiveSet } from './live-set.ts';
+import { staleAfterMs } from './timing.ts';
+
+export interface CollectionReport {
+  /** Content files (resources, image blobs) deleted. */
+  readonly deleted: number;
+  /** Unused content files still inside the grace window. */
+  readonly waiting: number;
+  /** Documents, fragments, finished bundles, old upload records and expired leases deleted. */
+  readonly leftovers: number;
+  /** Pieces of interrupted writes removed by the store (temporary files, incomplete multipart uploads). */
+  readonly abandonedWrites: number;
+}
+
+const HEX = /^[0-9a-f]{64}$/;
+
+export async function collectGarbage(context: RegistryContext): Promise<CollectionReport> {
+  const run = await startGcRun(context);
+  try {
+    // Leases first, then records: see leases.ts for why the order matters.
+    const leases = await liveIngestLeases(context, staleAfterMs(context.settings));
+    const records = await readAllRecords(context);
+    const live = liveSetOf(records, leases.live);
+    const now = context.now().getTime();
+    const graceMs = context.settings.gcGraceSeconds * 1000;
+    const pastGrace = (lastModified: Date): boolean => now - lastModified.getTime() >= graceMs;
+    let deleted = 0;
+    let waiting = 0;
+    let leftovers = 0;
+
+    for (const [prefix, liveDigests] of [
+      [RESOURCES_PREFIX, live.resources],
+      [IMAGE_BLOBS_PREFIX, live.imageBlobs],
+    ] as const) {
+      for (const object of await listObjects(context, prefix)) {
+        const digest = object.key.slice(prefix.length);
+        if (!HEX.test(digest) || liveDigests.has(digest)) continue;
+        if (!pastGrace(object.lastModified)) {
+          waiting++;
+          continue;
+        }
+        await context.store.delete(object.key);
+        deleted++;
+      }
+    }
+    leftovers += await sweepPackageDocuments(context, live, new Set(records.map((entry) => entry.coordinate)), pastGrace);
+    for (const key of leases.expired) {
+      await context.store.delete(key);
+      leftovers++;
+    }
+    leftovers += await sweepUploads(context, now);
+    const abandoned = await context.store.sweepAbandonedWrites?.(abandonedWriteAgeMs(context));
+    const report = { deleted, waiting, leftovers, abandonedWrites: abandoned?.removed ?? 0 };
+    context.log.info('garbage collected', { ...report });
+    context.metrics?.count('registry_gc_deleted_total', {}, deleted);
+    return report;
+  } finally {
+    await endGcRun(context, run);
+  }
+}
+
+/** A write untouched this long is dead: longer than an upload URL lives, and than the grace window. */
+export function abandonedWriteAgeMs(context: RegistryContext): number {
+  return Math.max(context.settings.gcGraceSeconds, context.settings.uploadUrlLifetimeSeconds) * 1000 + staleAfterMs(context.settings);
+}
+
+async function listObjects(context: RegistryContext, prefix: string) {
+  const objects = [];
+  let token: string | undefined;
+  do {
+    const page = await context.store.list(prefix, token ? { token } : {});
+    objects.push(...page.objects);
+    token = page.nextToken;
+  } while (token);
+  return objects;
+}
+
+/** Metadata and manifests of content no record or lease uses; fragments of packages with no record. */
+async function sweepPackageDocuments(
+  context: RegistryContext,
+  live: LiveSet,
+  coordinatesWithRecords: ReadonlySet<string>,
+  pastGrace: (lastModified: Date) => boolean,
+): Promise<number> {
+  let removed = 0;
+  for (const object of await listObjects(context, PACKAGES_PREFIX)) {
+    const parts = object.key.split('/');
+    const coordinate = parts[1] ?? '';
+    const isContentDocument = parts.length === 5 && parts[2] === 'content';
+    const isLegacyDocument = parts.length === 3 && (parts[2] === 'metadata.json' || parts[2] === 'manifest.json');
+    const unused = isContentDocument ? !live.documents.has(`${coordinate}/${parts[3]}`) : isLegacyDocument && !coordinatesWithRecords.has(coordinate);
+    if (unused && pastGrace(object.lastModified)) {
+      await context.store.delete(object.key);
+      removed++;
+    }
+  }
+  for (const object of await listObjects(context, FRAGMENTS_PREFIX)) {
+    const coordinate = object.key.slice(FRAGMENTS_PREFIX.length, -'.json'.length);
+    if (!coordinatesWithRecords.has(coordinate) && pastGrace(object.lastModified)) {
+      await context.store.delete(object.key);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Bundles whose upload has ended (the registry deletes them itself; a crash between the outcome
+ * and the delete leaves one), and upload records past `uploadRecordRetentionSeconds`.
+ * Bundles of uploads still under way are the reconciler's, never deleted here.
+ */
+async function sweepUploads(context: RegistryContext, now: number): Promise<number> {
+  let removed = 0;
+  const staleMs = staleAfterMs(context.settings);
+  for (const key of await listAllKeys(context.store, UPLOADS_PREFIX)) {
+    if (!key.endsWith('.json')) continue;
+    const upload = await readJson<UploadRecord>(context.store, key);
+    if (!upload || TRANSIENT_UPLOAD_STATES.has(upload.value.status)) continue;
+    const endedAgo = now - Date.parse(upload.value.updatedAt);
+    const bundleKey = upload.value.bundleKey.startsWith(DROP_PREFIX) ? upload.value.bundleKey : uploadBundleKey(upload.value.uploadId);
+    if (endedAgo > staleMs) {
+      const bundle = await context.store.head(bundleKey);
+      // A drop bundle written again after its upload ended is a new drop: not this upload's.
+      if (bundle && bundle.lastModified.getTime() <= Date.parse(upload.value.updatedAt)) {
+        await context.store.delete(bundleKey);
+        removed++;
+      }
+    }
+    if (endedAgo > context.settings.uploadRecordRetentionSeconds * 1000) {
+      await context.store.delete(key);
+      removed++;
+    }
+  }
+  return removed;
+}

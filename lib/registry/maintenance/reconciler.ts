@@ -1,0 +1,156 @@
+/**
+ * Level-triggered reconciliation: the queue and the storage events are an optimisation, the
+ * records are the truth. Every record left in a transient state for longer than the stale age
+ * (its work died: a killed process, a lost event, a job that never ran) is driven on:
+ *
+ *   upload Uploading past its URL's lifetime  bundle there → ingest it; none → Rejected (UploadAbandoned)
+ *   upload Validating, no heartbeat           bundle there → ingest again (bounded attempts, then Rejected);
+ *                                             gone → Accepted if its package was staged, else Rejected
+ *   package Processing / Removing             its job queued again (bounded, then Failed / left with an error)
+ *
+ * It runs at start-up and on a timer on the embedded server, and on a schedule on AWS. Running
+ * it twice, or on two instances at once, is harmless: each step is idempotent and conditional.
+ */
+import type { RegistryContext } from '../context.ts';
+import { ingestBundle, internalFailure, markFailedUnlessPublished } from '../ingest.ts';
+import { listAllKeys, readJson, updateJson } from '../json-objects.ts';
+import { packageRecordKey, UPLOADS_PREFIX, uploadRecordKey } from '../layout.ts';
+import type { PackageRecord, UploadRecord } from '../records.ts';
+import { liveIngestLeases } from './leases.ts';
+import { readAllRecords, type StoredRecord } from './live-set.ts';
+import { staleAfterMs } from './timing.ts';
+
+export interface ReconcileReport {
+  /** Uploads whose bundle was handed to ingest again. */
+  readonly uploadsRetried: number;
+  /** Uploads given their final state here. */
+  readonly uploadsEnded: number;
+  /** Packages whose publish or removal was queued again. */
+  readonly packagesRequeued: number;
+  /** Packages marked Failed because their publish never completed. */
+  readonly packagesFailed: number;
+  /** Leases of ingests that died, deleted. */
+  readonly leasesExpired: number;
+}
+
+/** Times a stuck Processing or Removing record is queued again before it is given up on. */
+export const MAX_REQUEUES = 10;
+
+export async function reconcile(context: RegistryContext, options: { staleAfterMs?: number } = {}): Promise<ReconcileReport> {
+  const stale = options.staleAfterMs ?? staleAfterMs(context.settings);
+  const now = context.now().getTime();
+  const records = await readAllRecords(context);
+  const report = { uploadsRetried: 0, uploadsEnded: 0, packagesRequeued: 0, packagesFailed: 0, leasesExpired: 0 };
+
+  for (const key of await listAllKeys(context.store, UPLOADS_PREFIX)) {
+    if (!key.endsWith('.json')) continue;
+    const upload = (await readJson<UploadRecord>(context.store, key))?.value;
+    if (!upload) continue;
+    const age = now - Date.parse(upload.updatedAt);
+    if (upload.status === 'Uploading' && age >= context.settings.uploadUrlLifetimeSeconds * 1000 + stale) {
+      if (await context.store.head(upload.bundleKey)) {
+        await retriggerIngest(context, upload.bundleKey);
+        report.uploadsRetried++;
+      } else {
+        if (upload.multipart) await context.store.multipart?.abort(upload.bundleKey, upload.multipart.uploadId);
+        await endUpload(context, upload, [], {
+          type: 'UploadAbandoned',
+          message: `No bundle arrived for upload [${upload.uploadId}] while its upload URL was valid: add the bundle again`,
+          data: { uploadId: upload.uploadId },
+        });
+        report.uploadsEnded++;
+      }
+    } else if (upload.status === 'Validating' && age >= stale) {
+      const bundle = await context.store.head(upload.bundleKey);
+      if (bundle && (upload.attempts ?? 0) < context.settings.maxAttempts) {
+        await retriggerIngest(context, upload.bundleKey);
+        report.uploadsRetried++;
+      } else if (bundle) {
+        // Out of attempts and no attempt alive to record it: record it here.
+        const envelope = internalFailure(upload.lastError ?? new Error('the ingest stopped without a trace'), upload.attempts ?? 0);
+        const pkg = upload.packages[0];
+        if (pkg) await markFailedUnlessPublished(context, pkg.name, pkg.version, '', upload.uploadId, envelope);
+        await endUpload(context, upload, upload.packages, envelope);
+        await context.store.delete(upload.bundleKey);
+        report.uploadsEnded++;
+      } else {
+        const staged = records.find((entry) => entry.record.uploadId === upload.uploadId && entry.record.status !== 'Failed');
+        if (staged) {
+          await endUpload(context, upload, [{ name: staged.record.name, version: staged.record.version }], null);
+        } else {
+          await endUpload(context, upload, upload.packages, {
+            type: 'IngestInterrupted',
+            message: `The registry stopped while validating upload [${upload.uploadId}] and its bundle is gone: add the bundle again`,
+            data: { uploadId: upload.uploadId },
+          });
+        }
+        report.uploadsEnded++;
+      }
+    }
+  }
+
+  for (const entry of records) {
+    const age = now - Date.parse(entry.record.updatedAt);
+    if (age < stale) continue;
+    if (entry.record.status === 'Processing' || entry.record.status === 'Removing') {
+      const outcome = await requeue(context, entry);
+      if (outcome === 'requeued') report.packagesRequeued++;
+      if (outcome === 'failed') report.packagesFailed++;
+    }
+  }
+
+  const leases = await liveIngestLeases(context, stale);
+  for (const key of leases.expired) await context.store.delete(key);
+  report.leasesExpired = leases.expired.length;
+
+  if (Object.values(report).some((count) => count > 0)) context.log.info('reconciled', { ...report });
+  return report;
+}
+
+async function retriggerIngest(context: RegistryContext, bundleKey: string): Promise<void> {
+  if (context.triggerIngest) {
+    await context.triggerIngest(bundleKey);
+    return;
+  }
+  // No way to start an ingest elsewhere (on Lambda the reconciler runs in the indexer): do it here.
+  try {
+    await ingestBundle(context, bundleKey);
+  } catch (error) {
+    context.log.warn('reconciler: ingest attempt failed; the next pass tries again', { bundleKey, error });
+  }
+}
+
+async function endUpload(context: RegistryContext, upload: UploadRecord, packages: UploadRecord['packages'], error: UploadRecord['error']): Promise<void> {
+  await updateJson<UploadRecord>(context.store, uploadRecordKey(upload.uploadId), (current) =>
+    current && current.updatedAt === upload.updatedAt && current.status === upload.status
+      ? { ...current, status: error ? 'Rejected' : 'Accepted', packages, error, updatedAt: context.now().toISOString() }
+      : undefined,
+  );
+}
+
+async function requeue(context: RegistryContext, entry: StoredRecord): Promise<'requeued' | 'failed' | 'changed'> {
+  const { record } = entry;
+  const requeues = record.requeues ?? 0;
+  let outcome = 'changed' as 'requeued' | 'failed' | 'changed';
+  const giveUp = record.status === 'Processing' && requeues >= MAX_REQUEUES;
+  await updateJson<PackageRecord>(context.store, packageRecordKey(entry.coordinate), (current) => {
+    if (!current || current.updatedAt !== record.updatedAt || current.status !== record.status) return undefined;
+    outcome = giveUp ? 'failed' : 'requeued';
+    const updatedAt = context.now().toISOString();
+    return giveUp
+      ? {
+          ...current,
+          status: 'Failed',
+          error: { type: 'PublishStalled', message: `Publication of ${record.name} ${record.version} never completed (${requeues} tries): add the bundle again`, data: { requeues } },
+          updatedAt,
+        }
+      : { ...current, requeues: requeues + 1, updatedAt };
+  });
+  if (outcome !== 'requeued') return outcome;
+  const job =
+    record.status === 'Processing'
+      ? ({ kind: 'publish', name: record.name, version: record.version, bundleDigest: record.contentDigest } as const)
+      : ({ kind: 'remove', name: record.name, version: record.version } as const);
+  await context.queue.send(job, { deduplicationId: `requeue-${entry.coordinate.slice(0, 40)}-${record.contentDigest.slice(0, 16)}-${requeues + 1}-${Date.now()}` });
+  return outcome;
+}
