@@ -84,6 +84,20 @@ export interface ObjectStore {
   /** A URL that reads (or writes) the object without credentials, or undefined if unsupported. */
   presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined>;
   readonly multipart?: MultipartUploads;
+  /**
+   * Removes what interrupted writes left behind and no reader can see (list, head and get never
+   * show it), when it is older than `olderThanMs`: on a directory, the temporary files of puts a
+   * killed process never renamed (and locks it died holding); on S3, multipart uploads started
+   * and never completed nor aborted (a killed put, or a client that gave up on its part URLs),
+   * which S3 keeps, and bills, until they are aborted. Returns how many were removed and the bytes
+   * they held (as far as the backend tells).
+   *
+   * The age must exceed the longest write that may still be in progress, or that write fails: on
+   * a directory it counts from a temporary file's last write, on S3 from when the upload started
+   * (so at least the lifetime of a presigned part URL plus the time to complete). Optional: a store
+   * whose writes leave nothing behind needs none.
+   */
+  sweepAbandonedWrites?(olderThanMs: number): Promise<{ removed: number; bytes: number }>;
 }
 
 export class ObjectStoreError extends Error {

@@ -1,22 +1,47 @@
 /**
  * The storage contract, run against every ObjectStore adapter. An adapter's test file is a few
  * lines that call describeObjectStore with a factory; a missing backend fails, never skips.
+ * What only some test backends can do (inject faults, fake an interrupted write) comes in the
+ * options; the cases needing it are registered only for the adapters that pass it.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   InvalidKeyError,
   ObjectNotFoundError,
+  ObjectStoreError,
   PreconditionFailedError,
   readAllBytes,
   type ObjectStore,
 } from '../../lib/ports/object-store.ts';
+import type { FaultSpec } from '../helpers/local-aws/local-s3.ts';
 
 export interface StoreFactory {
   /** A store whose keys are isolated from every other test's. */
   (): Promise<ObjectStore>;
 }
+
+/** Makes the backend answer errors (S3 status and code) to the next matching requests. */
+export interface FaultInjector {
+  inject(spec: FaultSpec): Promise<void>;
+  clear(): Promise<void>;
+  /** Matching requests still to be answered with an error, over every injected fault. */
+  remaining(): Promise<number>;
+}
+
+export interface ConformanceOptions {
+  readonly presign: boolean;
+  /** Iterations of the concurrent put and delete in one directory. */
+  readonly raceIterations: number;
+  readonly faults?: FaultInjector;
+  /** Leaves behind what a write killed midway leaves, as of now (fs: a temporary file; S3: an upload never completed). */
+  readonly abandonWrite?: (store: ObjectStore, key: string, body: Uint8Array) => Promise<void>;
+  /** The same, as if the write had been killed `ageMs` ago, where the backend lets a test backdate it. */
+  readonly abandonOldWrite?: (store: ObjectStore, key: string, body: Uint8Array, ageMs: number) => Promise<void>;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
 
 const text = (value: string): Buffer => Buffer.from(value, 'utf8');
 
@@ -35,7 +60,21 @@ async function listAll(store: ObjectStore, prefix: string, limit?: number): Prom
   return keys;
 }
 
-export function describeObjectStore(adapter: string, makeStore: StoreFactory, options: { presign: boolean }): void {
+async function withFaults<T>(faults: FaultInjector, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    await faults.clear();
+  }
+}
+
+const isTransientStoreError = (error: unknown): boolean => {
+  assert.ok(error instanceof ObjectStoreError, String(error));
+  assert.ok(!(error instanceof PreconditionFailedError), `a conflict is not a failed condition: ${String(error)}`);
+  return true;
+};
+
+export function describeObjectStore(adapter: string, makeStore: StoreFactory, options: ConformanceOptions): void {
   describe(`ObjectStore conformance: ${adapter}`, () => {
     it('round-trips content, content type, encoding and metadata', async () => {
       const store = await makeStore();
@@ -202,6 +241,205 @@ export function describeObjectStore(adapter: string, makeStore: StoreFactory, op
       const whole = await readAllBytes((await store.get('parts/whole.bin')).body);
       assert.deepEqual(whole, Buffer.concat([first, second]));
     });
+
+    it(`keeps puts working while deletes prune their directory (${options.raceIterations} rounds)`, async () => {
+      const store = await makeStore();
+      const rounds = options.raceIterations;
+      const key = (index: number): string => `race/dir/sub/a${index}`;
+      // Two loops. The putter puts objects one by one into one directory, reads each back and hands
+      // it to the deleter, and puts the next once that one is deleted: each put starts with its
+      // directories pruned. The deleter runs flat out: it deletes the object handed to it (the only
+      // one in the directory, so the directories are pruned), and otherwise a key never written in
+      // that directory, whose prune races the put making the directories again and creating its
+      // temporary file.
+      let handed: number | undefined;
+      let deleted: (() => void) | undefined;
+      let putterDone = false;
+      const failedPuts: string[] = [];
+      const misreads: string[] = [];
+      const putter = (async () => {
+        try {
+          for (let index = 0; index < rounds; index++) {
+            try {
+              await store.put(key(index), text(key(index)));
+              const content = (await readAllBytes((await store.get(key(index))).body)).toString();
+              if (content !== key(index)) misreads.push(`${key(index)}: ${content}`);
+            } catch (error) {
+              failedPuts.push(`${key(index)}: ${String(error)}`);
+            }
+            // The last one stays, to be read back at the end.
+            if (index === rounds - 1) break;
+            await new Promise<void>((resolve) => {
+              deleted = resolve;
+              handed = index;
+            });
+          }
+        } finally {
+          putterDone = true;
+        }
+      })();
+      const deleter = (async () => {
+        let deletes = 0;
+        while (!putterDone) {
+          const index = handed;
+          handed = undefined;
+          await store.delete(index === undefined ? 'race/dir/sub/never-written' : key(index));
+          if (index !== undefined) {
+            deletes++;
+            deleted?.();
+          }
+        }
+        return deletes;
+      })();
+      const [, deletes] = await Promise.all([putter, deleter]);
+      assert.deepEqual(failedPuts.slice(0, 5), [], `${failedPuts.length} of ${rounds} puts failed`);
+      assert.deepEqual(misreads.slice(0, 5), []);
+      assert.equal(deletes, rounds - 1);
+      const last = key(rounds - 1);
+      assert.deepEqual(await listAll(store, 'race/'), [last], 'the object not deleted, alone');
+      assert.equal((await readAllBytes((await store.get(last)).body)).toString(), last);
+    });
+
+    it('leaves nothing behind when a put\'s body fails midway', async (context) => {
+      const store = await makeStore();
+      // Past one S3 part, so a multipart upload is under way when the body fails.
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        for (let index = 0; index < 17; index++) yield Buffer.alloc(1024 * 1024, index);
+        throw new Error('the body broke');
+      }
+      await assert.rejects(store.put('broken/body.bin', failing(), { contentType: 'application/octet-stream' }), /the body broke/);
+      assert.equal(await store.head('broken/body.bin'), undefined);
+      assert.deepEqual(await listAll(store, ''), []);
+      if (!store.sweepAbandonedWrites) {
+        context.diagnostic(`${adapter} has no sweep of abandoned writes`);
+        return;
+      }
+      assert.deepEqual(await store.sweepAbandonedWrites(0), { removed: 0, bytes: 0 }, 'the failed put cleaned up after itself');
+    });
+
+    const { abandonWrite, abandonOldWrite, faults } = options;
+    if (abandonWrite) {
+      it('sweeps an interrupted write once older than the age, keeping fresh ones and objects', async () => {
+        const store = await makeStore();
+        assert.ok(store.sweepAbandonedWrites, `${adapter} can leave writes behind, so it must sweep them`);
+        await store.put('sweep/live', text('live'));
+        await abandonWrite(store, 'sweep/abandoned.bin', Buffer.alloc(1000, 7));
+        assert.deepEqual(await store.sweepAbandonedWrites(HOUR_MS), { removed: 0, bytes: 0 }, 'a fresh one is kept');
+        assert.equal(await store.head('sweep/abandoned.bin'), undefined, 'an interrupted write is invisible');
+        assert.deepEqual(await listAll(store, ''), ['sweep/live']);
+        assert.deepEqual(await store.sweepAbandonedWrites(0), { removed: 1, bytes: 1000 });
+        assert.deepEqual(await store.sweepAbandonedWrites(0), { removed: 0, bytes: 0 }, 'removed for good');
+        assert.equal((await readAllBytes((await store.get('sweep/live')).body)).toString(), 'live');
+      });
+    }
+
+    if (abandonOldWrite) {
+      it('sweeps a write killed long ago, leaving nothing behind', async () => {
+        const store = await makeStore();
+        assert.ok(store.sweepAbandonedWrites);
+        await abandonOldWrite(store, 'killed/deep/write.bin', Buffer.alloc(1000, 9), 2 * HOUR_MS);
+        await abandonWrite?.(store, 'killed/deep/fresh.bin', Buffer.alloc(10, 1));
+        assert.deepEqual(await store.sweepAbandonedWrites(HOUR_MS), { removed: 1, bytes: 1000 }, 'the old one only');
+        assert.deepEqual(await store.sweepAbandonedWrites(0), { removed: abandonWrite ? 1 : 0, bytes: abandonWrite ? 10 : 0 });
+        assert.deepEqual(await listAll(store, ''), []);
+      });
+    }
+
+    if (faults) {
+      const faultKey = (name: string): string => `faults/${randomUUID()}/${name}`;
+
+      it('retries a 409 ConditionalRequestConflict on a create-only put, keeping one winner', async () => {
+        const store = await makeStore();
+        await withFaults(faults, async () => {
+          const key = faultKey('create');
+          await faults.inject({ method: 'PUT', keyContains: key, status: 409, code: 'ConditionalRequestConflict', times: 1 });
+          await store.put(key, text('first'), { ifNoneMatch: '*' });
+          assert.equal(await faults.remaining(), 0, 'the conflict was answered');
+          assert.equal((await readAllBytes((await store.get(key)).body)).toString(), 'first');
+          await assert.rejects(store.put(key, text('second'), { ifNoneMatch: '*' }), PreconditionFailedError);
+
+          const raced = faultKey('race');
+          await faults.inject({ method: 'PUT', keyContains: raced, status: 409, code: 'ConditionalRequestConflict', times: 2 });
+          const results = await Promise.allSettled(
+            Array.from({ length: 10 }, (_, index) => store.put(raced, text(`writer ${index}`), { ifNoneMatch: '*' })),
+          );
+          assert.equal(await faults.remaining(), 0);
+          const winners = results.filter((result) => result.status === 'fulfilled');
+          assert.equal(winners.length, 1);
+          for (const result of results) {
+            if (result.status === 'rejected') assert.ok(result.reason instanceof PreconditionFailedError, String(result.reason));
+          }
+          assert.equal((await store.head(raced))?.etag, (winners[0] as PromiseFulfilledResult<{ etag: string }>).value.etag);
+        });
+      });
+
+      it('reports a conflict outlasting the retries as a transient ObjectStoreError, writing nothing', async () => {
+        const store = await makeStore();
+        await withFaults(faults, async () => {
+          const key = faultKey('conflicted');
+          await faults.inject({ method: 'PUT', keyContains: key, status: 409, code: 'ConditionalRequestConflict', times: 100 });
+          await assert.rejects(store.put(key, text('never'), { ifNoneMatch: '*' }), isTransientStoreError);
+          assert.ok((await faults.remaining()) < 99, 'the conflict was retried');
+          await faults.clear();
+          assert.equal(await store.head(key), undefined);
+
+          const { etag } = await store.put(key, text('base'));
+          await faults.inject({ method: 'PUT', keyContains: key, status: 409, code: 'ConditionalRequestConflict', times: 100 });
+          await assert.rejects(store.put(key, text('replaced'), { ifMatch: etag }), isTransientStoreError);
+          await faults.clear();
+          assert.equal((await readAllBytes((await store.get(key)).body)).toString(), 'base');
+        });
+      });
+
+      it('retries a 409 on completing a create-only put in parts, and aborts the upload when it persists', async () => {
+        const store = await makeStore();
+        const bytes = Buffer.alloc(17 * 1024 * 1024, 5);
+        await withFaults(faults, async () => {
+          const key = faultKey('parts');
+          // POST with uploadId: CompleteMultipartUpload (starting one is POST ?uploads).
+          await faults.inject({ method: 'POST', query: 'uploadId', keyContains: key, status: 409, code: 'ConditionalRequestConflict', times: 1 });
+          await store.put(key, chunked(bytes, 1024 * 1024), { ifNoneMatch: '*' });
+          assert.equal(await faults.remaining(), 0);
+          assert.equal((await store.head(key))?.size, bytes.length);
+
+          const conflicted = faultKey('parts-conflicted');
+          await faults.inject({ method: 'POST', query: 'uploadId', keyContains: conflicted, status: 409, code: 'ConditionalRequestConflict', times: 100 });
+          await assert.rejects(store.put(conflicted, chunked(bytes, 1024 * 1024), { ifNoneMatch: '*' }), isTransientStoreError);
+          assert.ok((await faults.remaining()) < 99, 'the completion was retried');
+          await faults.clear();
+          assert.equal(await store.head(conflicted), undefined);
+          if (store.sweepAbandonedWrites) assert.deepEqual(await store.sweepAbandonedWrites(0), { removed: 0, bytes: 0 }, 'the upload was aborted');
+        });
+      });
+
+      it('rides out 503 SlowDown and 500 InternalError answered once (the SDK retries them)', async () => {
+        const store = await makeStore();
+        await withFaults(faults, async () => {
+          const key = faultKey('busy');
+          await faults.inject({ method: 'PUT', keyContains: key, status: 503, code: 'SlowDown', times: 1 });
+          await store.put(key, text('through'), { ifNoneMatch: '*' });
+          assert.equal(await faults.remaining(), 0);
+          await faults.inject({ method: 'GET', keyContains: key, status: 503, code: 'SlowDown', times: 1 });
+          assert.equal((await readAllBytes((await store.get(key)).body)).toString(), 'through');
+          assert.equal(await faults.remaining(), 0);
+          await faults.inject({ method: 'HEAD', keyContains: key, status: 500, code: 'InternalError', times: 1 });
+          assert.equal((await store.head(key))?.size, 'through'.length);
+          assert.equal(await faults.remaining(), 0);
+        });
+      });
+
+      it('still reports 412 PreconditionFailed as PreconditionFailedError, without retrying', async () => {
+        const store = await makeStore();
+        await withFaults(faults, async () => {
+          const key = faultKey('failed-condition');
+          await faults.inject({ method: 'PUT', keyContains: key, status: 412, code: 'PreconditionFailed', times: 2 });
+          await assert.rejects(store.put(key, text('x'), { ifNoneMatch: '*' }), PreconditionFailedError);
+          assert.equal(await faults.remaining(), 1, 'answered once, not retried');
+          await faults.clear();
+          assert.equal(await store.head(key), undefined);
+        });
+      });
+    }
 
     if (options.presign) {
       it('presigns GET and PUT URLs that work without credentials', async () => {

@@ -10,10 +10,14 @@
  * also holds between processes sharing the directory), compare the current ETag and rename.
  * ETags are random per write (quoted, like S3's): a version token, not a checksum, so writing a
  * large object costs no extra hashing.
+ *
+ * What an interrupted write leaves (a process killed mid-put) is invisible to readers: its
+ * temporary file `<key>.obj.<random>.tmp` beside the object, and possibly its lock in `.locks/`.
+ * sweepAbandonedWrites removes them.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -36,6 +40,15 @@ const SUFFIX = '.obj';
 const MAGIC = Buffer.from('DCOSOBJ1');
 const TRAILER_FIXED = 4 + MAGIC.length;
 const LOCK_STALE_MS = 30_000;
+const LOCKS = '.locks';
+const TEMPORARY_SUFFIX = '.tmp';
+// `<key>.obj.<12 hex digits>.tmp`: what put writes before renaming it over `<key>.obj`.
+const TEMPORARY_NAME = /\.obj\.[0-9a-f]{12}\.tmp$/;
+const LOCK_NAME = /^[0-9a-f]{64}$/;
+// See createExclusively. A retry is needed only when a prune lands between two system calls: in
+// the conformance race (a delete pruning the directory flat out) about one first retry in 250
+// needed a second, and none a third; running out means something keeps removing the directory.
+const CREATE_ATTEMPTS = 10;
 const DEFAULT_LIST_LIMIT = 1000;
 
 interface Header {
@@ -94,9 +107,8 @@ export class FsObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ etag: string }> {
     assertValidKey(ADAPTER, key);
     const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
-    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    const handle = await open(temporary, 'wx');
+    const temporary = `${path}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`;
+    const handle = await createExclusively(temporary);
     let etag: string;
     try {
       let position = 0;
@@ -173,6 +185,57 @@ export class FsObjectStore implements ObjectStore {
     return this.presigner?.(method, key, options);
   }
 
+  /**
+   * Removes the temporary files of puts that never finished whose last write is older than
+   * `olderThanMs` (the age is the file's mtime, which every write of a put in progress renews),
+   * and locks left by processes that died holding them.
+   */
+  async sweepAbandonedWrites(olderThanMs: number): Promise<{ removed: number; bytes: number }> {
+    const swept = { removed: 0, bytes: 0 };
+    await this.sweepTemporaryFiles(this.root, Date.now() - olderThanMs, swept);
+    // A lock counts as abandoned only once it is as old as a waiting writer would break it at,
+    // whatever the caller asks: a younger lock may be held, and removing a held lock would let two
+    // conditional writes of one key both succeed.
+    const lockCutoff = Date.now() - Math.max(olderThanMs, LOCK_STALE_MS);
+    const locks = join(this.root, LOCKS);
+    for (const entry of await readdirIfPresent(locks)) {
+      if (!entry.isDirectory() || !LOCK_NAME.test(entry.name)) continue;
+      const lock = join(locks, entry.name);
+      try {
+        if ((await stat(lock)).mtimeMs > lockCutoff) continue;
+        await rmdir(lock);
+        swept.removed++;
+      } catch {
+        // Released meanwhile.
+      }
+    }
+    return swept;
+  }
+
+  private async sweepTemporaryFiles(directory: string, cutoff: number, swept: { removed: number; bytes: number }): Promise<void> {
+    let removedHere = false;
+    for (const entry of await readdirIfPresent(directory)) {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) {
+        if (directory !== this.root || entry.name !== LOCKS) await this.sweepTemporaryFiles(path, cutoff, swept);
+      } else if (entry.isFile() && TEMPORARY_NAME.test(entry.name)) {
+        try {
+          const { mtimeMs, size } = await stat(path);
+          if (mtimeMs > cutoff) continue;
+          await unlink(path);
+          swept.removed++;
+          swept.bytes += size;
+          removedHere = true;
+        } catch (error) {
+          // Renamed into place (the put finished) or removed meanwhile.
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
+    }
+    // As a delete does: the directory may have held nothing else.
+    if (removedHere) await this.pruneEmptyDirectories(directory);
+  }
+
   private pathOf(key: string): string {
     return join(this.root, ...key.split('/')) + SUFFIX;
   }
@@ -227,7 +290,7 @@ export class FsObjectStore implements ObjectStore {
     const chained = previous.then(() => mine);
     this.inProcessLocks.set(key, chained);
     await previous;
-    const lock = join(this.root, '.locks', createHash('sha256').update(key).digest('hex'));
+    const lock = join(this.root, LOCKS, createHash('sha256').update(key).digest('hex'));
     try {
       await acquireDirectoryLock(lock);
       try {
@@ -239,6 +302,40 @@ export class FsObjectStore implements ObjectStore {
       release();
       if (this.inProcessLocks.get(key) === chained) this.inProcessLocks.delete(key);
     }
+  }
+}
+
+/**
+ * Makes the directory of a put's temporary file and creates the file exclusively.
+ *
+ * A delete prunes the directories it leaves empty (keys name directories that S3 does not have;
+ * kept, they would pile up), so a concurrent delete of the last object in this directory, or a
+ * sweep, can remove it between the `mkdir -p` and the `open` (or a parent in the middle of the
+ * `mkdir -p`): the call then fails with ENOENT. Making the directory again and retrying is safe, as nothing has been written
+ * and no condition has been evaluated yet. Once the file exists its directory is not empty, so no
+ * prune (rmdir) can remove it before the rename has put the object in its place: the rename needs
+ * no retry.
+ */
+async function createExclusively(path: string): Promise<FileHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      return await open(path, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (attempt >= CREATE_ATTEMPTS) {
+        throw new ObjectStoreError(ADAPTER, `cannot create ${path}: its directory was removed ${attempt} times meanwhile`, { cause: error });
+      }
+    }
+  }
+}
+
+async function readdirIfPresent(directory: string): Promise<Dirent[]> {
+  try {
+    return await readdir(directory, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
   }
 }
 

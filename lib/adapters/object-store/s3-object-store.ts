@@ -3,9 +3,15 @@
  * prefix, optional endpoint and path-style addressing.
  *
  * Vendor errors are translated here and nowhere else: 404/NoSuchKey → ObjectNotFoundError,
- * 412 PreconditionFailed and 409 ConditionalRequestConflict → PreconditionFailedError.
+ * 412 PreconditionFailed → PreconditionFailedError. A 409 ConditionalRequestConflict is not a
+ * failed condition: S3 answers it when a conflicting write to the key was in flight, the
+ * condition undecided, and documents it as "retry the request"; the adapter retries it a few
+ * times and then reports a plain ObjectStoreError (transient), never PreconditionFailedError,
+ * which callers take as "written meanwhile". Throttling (503 SlowDown) and server errors (500,
+ * 502, 503, 504) are retried by the SDK's standard retry strategy.
  * Bodies of unknown length are uploaded in parts (multipart), so memory stays at one part.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -13,10 +19,14 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  type CompleteMultipartUploadCommandInput,
+  type CompleteMultipartUploadCommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -38,6 +48,14 @@ import {
 
 const ADAPTER = 's3';
 const PART_SIZE = 16 * 1024 * 1024;
+// The SDK's own defaults (standard retry, 3 attempts), stated so that AWS_MAX_ATTEMPTS=1 or a
+// profile's max_attempts cannot turn retries of throttling and server errors off. A larger
+// AWS_MAX_ATTEMPTS is kept.
+const MIN_SDK_ATTEMPTS = 3;
+// 409 ConditionalRequestConflict: attempts in all, and the first backoff (doubling, jittered). A
+// conflict lasts as long as the other write's request, so a few hundred milliseconds in all.
+const CONFLICT_ATTEMPTS = 4;
+const CONFLICT_BACKOFF_MS = 50;
 
 export interface S3ObjectStoreOptions {
   readonly bucket: string;
@@ -61,6 +79,8 @@ export class S3ObjectStore implements ObjectStore {
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
       ...(options.credentials ? { credentials: options.credentials } : {}),
+      retryMode: 'standard',
+      maxAttempts: Math.max(MIN_SDK_ATTEMPTS, Number(process.env.AWS_MAX_ATTEMPTS) || 0),
       // Checksums only where S3 requires them: S3-compatible stores (s3rver, older MinIO) store
       // streamed bodies with their aws-chunked framing otherwise.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -175,14 +195,12 @@ export class S3ObjectStore implements ObjectStore {
     complete: async (key, uploadId, parts) => {
       assertValidKey(ADAPTER, key);
       try {
-        const completed = await this.client.send(
-          new CompleteMultipartUploadCommand({
-            Bucket: this.options.bucket,
-            Key: this.prefix + key,
-            UploadId: uploadId,
-            MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) },
-          }),
-        );
+        const completed = await this.completeUpload(key, {
+          Bucket: this.options.bucket,
+          Key: this.prefix + key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) },
+        });
         return { etag: completed.ETag ?? '' };
       } catch (error) {
         throw translate(error, key);
@@ -196,6 +214,101 @@ export class S3ObjectStore implements ObjectStore {
 
   async presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined> {
     return this.presignRequest(method, key, options, {});
+  }
+
+  /**
+   * Aborts the multipart uploads under this store's prefix started more than `olderThanMs` ago
+   * (S3's `Initiated`), counting the bytes of the parts they held.
+   */
+  async sweepAbandonedWrites(olderThanMs: number): Promise<{ removed: number; bytes: number }> {
+    const cutoff = Date.now() - olderThanMs;
+    const swept = { removed: 0, bytes: 0 };
+    let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    for (;;) {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.options.bucket, ...(this.prefix ? { Prefix: this.prefix } : {}), ...markers }),
+        );
+      } catch (error) {
+        throw translate(error, this.prefix);
+      }
+      for (const upload of page.Uploads ?? []) {
+        // An upload of unknown age is left alone.
+        if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated.getTime() > cutoff) continue;
+        const target = { Bucket: this.options.bucket, Key: upload.Key, UploadId: upload.UploadId };
+        const key = upload.Key.slice(this.prefix.length);
+        try {
+          const bytes = await this.uploadedBytes(target);
+          await this.client.send(new AbortMultipartUploadCommand(target));
+          swept.removed++;
+          swept.bytes += bytes;
+        } catch (error) {
+          // Completed or aborted meanwhile.
+          if (statusOf(error) !== 404) throw translate(error, key);
+        }
+      }
+      if (!page.IsTruncated) return swept;
+      markers = {
+        ...(page.NextKeyMarker ? { KeyMarker: page.NextKeyMarker } : {}),
+        ...(page.NextUploadIdMarker ? { UploadIdMarker: page.NextUploadIdMarker } : {}),
+      };
+    }
+  }
+
+  private async uploadedBytes(target: { Bucket: string; Key: string; UploadId: string }): Promise<number> {
+    let bytes = 0;
+    let marker: string | undefined;
+    do {
+      const page = await this.client.send(new ListPartsCommand({ ...target, ...(marker ? { PartNumberMarker: marker } : {}) }));
+      for (const part of page.Parts ?? []) bytes += part.Size ?? 0;
+      marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (marker);
+    return bytes;
+  }
+
+  /**
+   * Sends a write that may carry a condition, retrying 409 ConditionalRequestConflict: the
+   * condition was not decided, as a conflicting write to the key was in flight, and S3 documents
+   * the answer as "retry the request". Still conflicting after CONFLICT_ATTEMPTS, it is a
+   * transient storage failure, not a failed condition.
+   */
+  private async sendRetryingConflicts<T>(key: string, send: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await send();
+      } catch (error) {
+        if (!isConditionalConflict(error)) throw error;
+        if (attempt >= CONFLICT_ATTEMPTS) {
+          throw new ObjectStoreError(ADAPTER, `a conflicting write to ${key} was still in flight after ${attempt} attempts (409 ConditionalRequestConflict); try again`, {
+            cause: error,
+          });
+        }
+        await sleep(CONFLICT_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  /**
+   * CompleteMultipartUpload, retrying a conflict. AWS documents that after a 409 on completion
+   * the upload may be gone (to be started again and its parts sent again): a retry that then
+   * finds no upload reports the conflict as the transient failure it is, not as a missing object.
+   */
+  private completeUpload(key: string, input: CompleteMultipartUploadCommandInput): Promise<CompleteMultipartUploadCommandOutput> {
+    let conflicted = false;
+    return this.sendRetryingConflicts(key, async () => {
+      try {
+        return await this.client.send(new CompleteMultipartUploadCommand(input));
+      } catch (error) {
+        if (isConditionalConflict(error)) conflicted = true;
+        else if (conflicted && (statusOf(error) === 404 || (error as { name?: string }).name === 'NoSuchUpload')) {
+          throw new ObjectStoreError(ADAPTER, `a conflicting write to ${key} discarded its upload (409 ConditionalRequestConflict); upload it again`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    });
   }
 
   private async presignRequest(method: 'GET' | 'PUT', key: string, options: PresignOptions, extraQuery: Record<string, string>): Promise<string> {
@@ -232,15 +345,9 @@ export class S3ObjectStore implements ObjectStore {
 
   private async putSingle(key: string, data: Uint8Array, options: PutOptions): Promise<{ etag: string }> {
     try {
-      const output = await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.options.bucket,
-          Key: this.prefix + key,
-          Body: data,
-          ContentLength: data.length,
-          ...putHeaders(options),
-        }),
-      );
+      const input = { Bucket: this.options.bucket, Key: this.prefix + key, Body: data, ContentLength: data.length, ...putHeaders(options) };
+      // A command per attempt: a command object is not meant to be sent twice.
+      const output = await this.sendRetryingConflicts(key, () => this.client.send(new PutObjectCommand(input)));
       return { etag: output.ETag ?? '' };
     } catch (error) {
       throw translate(error, key, options);
@@ -283,15 +390,13 @@ export class S3ObjectStore implements ObjectStore {
           break;
         }
       }
-      const completed = await this.client.send(
-        new CompleteMultipartUploadCommand({
-          ...target,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-          ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
-          ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
-        }),
-      );
+      const completed = await this.completeUpload(key, {
+        ...target,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+        ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
+      });
       return { etag: completed.ETag ?? '' };
     } catch (error) {
       if (uploadId) {
@@ -328,11 +433,17 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
+function isConditionalConflict(error: unknown): boolean {
+  return statusOf(error) === 409 && (error as { name?: string }).name === 'ConditionalRequestConflict';
+}
+
 function translate(error: unknown, key: string, options: PutOptions = {}): Error {
+  // Already translated (a conflict that outlasted its retries).
+  if (error instanceof ObjectStoreError) return error;
   const status = statusOf(error);
   const code = (error as { name?: string }).name;
   if (status === 404 || code === 'NoSuchKey' || code === 'NotFound') return new ObjectNotFoundError(ADAPTER, key);
-  if (status === 412 || code === 'PreconditionFailed' || (status === 409 && code === 'ConditionalRequestConflict')) {
+  if (status === 412 || code === 'PreconditionFailed') {
     const condition = options.ifNoneMatch ? 'If-None-Match: *' : `If-Match: ${options.ifMatch ?? '?'}`;
     return new PreconditionFailedError(ADAPTER, key, condition);
   }

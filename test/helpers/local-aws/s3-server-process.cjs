@@ -1,17 +1,32 @@
 // A local S3-compatible server for the tests: s3rver (pinned in package.json) in its own process,
 // started with --openssl-legacy-provider (s3rver's list pagination tokens need it).
 //
-// Two differences from real S3 are closed by a small middleware in front of s3rver's routes, so the
-// tests exercise the contract the registry relies on:
+// Differences from real S3 are closed by a small middleware in front of s3rver's routes (and one
+// store method replaced), so the tests exercise the contract the registry relies on:
 // - s3rver ignores conditional writes; S3 enforces them. The middleware compares the current ETag
 //   and answers 412.
 // - s3rver writes objects in place, so a read during a write can see half an object; S3 replaces
 //   objects atomically. The middleware serialises the requests on each key (reads buffered whole
 //   inside the lock).
+// - s3rver has no ListMultipartUploads, ListParts nor AbortMultipartUpload; the middleware answers
+//   them from s3rver's own upload directories, so abandoned uploads can be found and aborted.
+// - s3rver prunes the directories a delete leaves empty, racing puts of other keys into the same
+//   directory: a put between its mkdirp and its open gets ENOENT on a stream nobody listens to for
+//   errors, which takes the whole server down. S3 has no directories; here deletes keep them.
+//
+// It also injects faults, so the tests see the answers real S3 gives under load and contention:
+// `POST /__faults` with a JSON spec (or an array of them)
+//   {"method":"PUT","keyContains":"x","query":"uploadId","status":409,"code":"ConditionalRequestConflict","times":1}
+// makes the next `times` (default 1) object requests that match (method, a substring of the key in
+// the bucket, a query parameter present; each optional) answer `status` with an S3 XML error body,
+// before s3rver sees them. `GET /__faults` lists the specs with the times each has left;
+// `DELETE /__faults` clears them.
 //
 // Protocol on stdout, one JSON document per line: {"ready":{"port":N}} once, then {"event":<S3 event>}
 // for every object created or removed.
 'use strict';
+const fsp = require('fs/promises');
+const path = require('path');
 const S3rver = require('s3rver');
 
 const [directory, bucket] = process.argv.slice(2);
@@ -22,6 +37,16 @@ const server = new S3rver({
   directory,
   configureBuckets: [{ name: bucket }],
 });
+
+server.store.deleteObject = async function deleteObject(bucketName, key) {
+  await Promise.all(
+    ['object', 'object.md5', 'metadata.json'].map((resource) =>
+      fsp.unlink(this.getResourcePath(bucketName, key, resource)).catch((error) => {
+        if (error.code !== 'ENOENT') throw error;
+      }),
+    ),
+  );
+};
 
 const keyLocks = new Map();
 async function withKeyLock(id, work) {
@@ -39,12 +64,185 @@ async function withKeyLock(id, work) {
   }
 }
 
-function preconditionFailed(ctx) {
-  ctx.status = 412;
+const MESSAGES = {
+  ConditionalRequestConflict: 'A conflicting operation occurred. If using PutObject you can retry the request.',
+  InternalError: 'We encountered an internal error. Please try again.',
+  NoSuchUpload: 'The specified upload does not exist.',
+  PreconditionFailed: 'At least one of the pre-conditions you specified did not hold',
+  ServiceUnavailable: 'Please reduce your request rate.',
+  SlowDown: 'Please reduce your request rate.',
+};
+
+function xmlEscape(value) {
+  return String(value).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+function xmlElements(fields) {
+  return Object.entries(fields)
+    .map(([name, value]) => `<${name}>${xmlEscape(value)}</${name}>`)
+    .join('');
+}
+
+function s3Error(ctx, status, code, message = MESSAGES[code] || `Injected ${code}`) {
+  ctx.status = status;
   ctx.type = 'application/xml';
-  ctx.body =
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
-    '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
+  ctx.set('x-amz-error-code', code);
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${xmlElements({ Code: code, Message: message })}</Error>`;
+}
+
+function preconditionFailed(ctx) {
+  s3Error(ctx, 412, 'PreconditionFailed');
+}
+
+function xmlResult(ctx, root, inner) {
+  ctx.status = 200;
+  ctx.type = 'application/xml';
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${inner}</${root}>`;
+}
+
+// Faults
+
+let faults = [];
+
+async function readJson(ctx) {
+  const chunks = [];
+  for await (const chunk of ctx.req) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+}
+
+async function controlFaults(ctx) {
+  if (ctx.method === 'POST') {
+    const body = await readJson(ctx);
+    const specs = Array.isArray(body) ? body : [body];
+    for (const spec of specs) {
+      if (!spec || !Number.isInteger(spec.status) || typeof spec.code !== 'string') {
+        ctx.status = 400;
+        ctx.body = 'a fault needs an integer status and a string code';
+        return;
+      }
+    }
+    for (const spec of specs) faults.push({ ...spec, times: spec.times === undefined ? 1 : spec.times });
+    ctx.status = 204;
+  } else if (ctx.method === 'DELETE') {
+    faults = [];
+    ctx.status = 204;
+  } else {
+    ctx.body = faults;
+  }
+}
+
+function takeFault(ctx, key) {
+  for (const fault of faults) {
+    if (fault.times <= 0) continue;
+    if (fault.method && fault.method.toUpperCase() !== ctx.method) continue;
+    if (fault.keyContains && !key.includes(fault.keyContains)) continue;
+    if (fault.query && !(fault.query in ctx.query)) continue;
+    fault.times--;
+    return fault;
+  }
+  return undefined;
+}
+
+// Multipart uploads: s3rver keeps each in <bucket>/._S3rver_uploads/<upload id>/, holding the
+// files `key`, `metadata`, and `<part number>` with `<part number>.md5`.
+
+function uploadDirectory(bucketName, uploadId) {
+  if (!/^[0-9a-f]+$/.test(uploadId)) return undefined;
+  return path.join(server.store.getResourcePath(bucketName, undefined, 'uploads'), uploadId);
+}
+
+async function uploadKey(bucketName, uploadId) {
+  const directory = uploadDirectory(bucketName, uploadId);
+  if (!directory) return undefined;
+  try {
+    return await fsp.readFile(path.join(directory, 'key'), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function listMultipartUploads(ctx, bucketName) {
+  const root = server.store.getResourcePath(bucketName, undefined, 'uploads');
+  let ids;
+  try {
+    ids = await fsp.readdir(root);
+  } catch {
+    ids = [];
+  }
+  const prefix = ctx.query.prefix || '';
+  const keyMarker = ctx.query['key-marker'] || '';
+  const uploadIdMarker = ctx.query['upload-id-marker'] || '';
+  const maxUploads = Math.min(Number(ctx.query['max-uploads']) || 1000, 1000);
+  const uploads = [];
+  for (const uploadId of ids) {
+    try {
+      const keyFile = path.join(root, uploadId, 'key');
+      const [key, stats] = await Promise.all([fsp.readFile(keyFile, 'utf8'), fsp.stat(keyFile)]);
+      if (!key.startsWith(prefix)) continue;
+      if (keyMarker && !(key > keyMarker || (key === keyMarker && uploadIdMarker && uploadId > uploadIdMarker))) continue;
+      uploads.push({ key, uploadId, initiated: stats.mtime });
+    } catch {
+      // Completed or aborted meanwhile.
+    }
+  }
+  // By key, then (as the markers need an order) by upload id.
+  uploads.sort((a, b) => (a.key !== b.key ? (a.key < b.key ? -1 : 1) : a.uploadId < b.uploadId ? -1 : 1));
+  const page = uploads.slice(0, maxUploads);
+  const truncated = uploads.length > page.length;
+  const last = page[page.length - 1];
+  const owner = '<ID>123456789000</ID><DisplayName>S3rver</DisplayName>';
+  xmlResult(
+    ctx,
+    'ListMultipartUploadsResult',
+    xmlElements({ Bucket: bucketName, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }) +
+      (truncated ? xmlElements({ NextKeyMarker: last.key, NextUploadIdMarker: last.uploadId }) : '') +
+      xmlElements({ Prefix: prefix, MaxUploads: maxUploads, IsTruncated: truncated }) +
+      page
+        .map(
+          (upload) =>
+            `<Upload>${xmlElements({ Key: upload.key, UploadId: upload.uploadId })}<Initiator>${owner}</Initiator>` +
+            `<Owner>${owner}</Owner>${xmlElements({ StorageClass: 'STANDARD', Initiated: upload.initiated.toISOString() })}</Upload>`,
+        )
+        .join(''),
+  );
+}
+
+async function listParts(ctx, bucketName, key) {
+  const uploadId = ctx.query.uploadId;
+  if ((await uploadKey(bucketName, uploadId)) !== key) return s3Error(ctx, 404, 'NoSuchUpload');
+  const directory = uploadDirectory(bucketName, uploadId);
+  const marker = Number(ctx.query['part-number-marker']) || 0;
+  const maxParts = Math.min(Number(ctx.query['max-parts']) || 1000, 1000);
+  const numbers = (await fsp.readdir(directory))
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((number) => number > marker)
+    .sort((a, b) => a - b);
+  const page = numbers.slice(0, maxParts);
+  const parts = [];
+  for (const number of page) {
+    const file = path.join(directory, String(number));
+    const [stats, md5] = await Promise.all([fsp.stat(file), fsp.readFile(`${file}.md5`, 'utf8').catch(() => '')]);
+    parts.push(
+      `<Part>${xmlElements({ PartNumber: number, LastModified: stats.mtime.toISOString(), ETag: `"${md5}"`, Size: stats.size })}</Part>`,
+    );
+  }
+  const truncated = numbers.length > page.length;
+  xmlResult(
+    ctx,
+    'ListPartsResult',
+    xmlElements({ Bucket: bucketName, Key: key, UploadId: uploadId, PartNumberMarker: marker }) +
+      (truncated ? xmlElements({ NextPartNumberMarker: page[page.length - 1] }) : '') +
+      xmlElements({ MaxParts: maxParts, IsTruncated: truncated, StorageClass: 'STANDARD' }) +
+      parts.join(''),
+  );
+}
+
+async function abortMultipartUpload(ctx, bucketName, key) {
+  const uploadId = ctx.query.uploadId;
+  if ((await uploadKey(bucketName, uploadId)) !== key) return s3Error(ctx, 404, 'NoSuchUpload');
+  await fsp.rm(uploadDirectory(bucketName, uploadId), { recursive: true, force: true });
+  ctx.status = 204;
 }
 
 function objectPath(ctx) {
@@ -61,7 +259,14 @@ async function bufferBody(ctx) {
 }
 
 server.middleware.unshift(async (ctx, next) => {
+  if (ctx.path === '/__faults') return controlFaults(ctx);
   const { bucketName, key } = objectPath(ctx);
+  if (key !== '') {
+    const fault = takeFault(ctx, key);
+    if (fault) return s3Error(ctx, fault.status, fault.code, fault.message);
+  }
+  if (key === '' && ctx.method === 'GET' && 'uploads' in ctx.query) return listMultipartUploads(ctx, bucketName);
+  if (key !== '' && ctx.method === 'GET' && 'uploadId' in ctx.query) return listParts(ctx, bucketName, key);
   const isObjectRequest = key !== '' && !('uploadId' in ctx.query && ctx.method === 'PUT') && !('list-type' in ctx.query);
   if (!isObjectRequest) return next();
   const ifNoneMatch = ctx.get('if-none-match');
@@ -79,6 +284,8 @@ server.middleware.unshift(async (ctx, next) => {
       if (ifNoneMatch === '*' && current !== undefined) return preconditionFailed(ctx);
       if (ifMatch && current !== ifMatch && current !== `"${ifMatch.replace(/"/g, '')}"`) return preconditionFailed(ctx);
     }
+    // In the key's lock, so an abort and a completion of one upload do not interleave.
+    if (ctx.method === 'DELETE' && 'uploadId' in ctx.query) return abortMultipartUpload(ctx, bucketName, key);
     await next();
     if (ctx.method === 'GET') await bufferBody(ctx);
   });
