@@ -73,7 +73,7 @@ describe('the self-hosted server over TLS', () => {
     assert.equal(repo.status, 200);
     assert.equal(repo.type, 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5');
     const host = new URL(registry.url).host;
-    assert.match(repo.body, new RegExp(`"app":"${host.replace(/\./g, '\\.')}/team/secure:1"`));
+    assert.match(repo.body, new RegExp(`"app":"${host.replace(/\./g, '\\.')}/team/secure@sha256:[0-9a-f]{64}"`));
 
     const certDirectory = join(work, 'certs.d');
     await mkdir(certDirectory);
