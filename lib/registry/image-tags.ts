@@ -37,12 +37,16 @@ export interface TagOwner {
 
 const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
 
+/** What the owner marker of a package's image says. */
+export function tagOwnerOf(coordinate: string, record: PackageRecord, image: PublishedImage, releaseVersion: number): TagOwner {
+  return { coordinate, contentDigest: record.contentDigest, releaseVersion, digest: image.digest, mediaType: image.mediaType };
+}
+
 /** Records the package as an owner of each of its tags, then re-derives those tags. */
 export async function publishTags(context: RegistryContext, coordinate: string, record: PackageRecord, releaseVersion: number): Promise<void> {
   for (const image of record.images ?? []) {
     if (image.tag) {
-      const owner: TagOwner = { coordinate, contentDigest: record.contentDigest, releaseVersion, digest: image.digest, mediaType: image.mediaType };
-      await writeJson(context.store, tagOwnerKey(image.repository, image.tag, coordinate), owner);
+      await writeJson(context.store, tagOwnerKey(image.repository, image.tag, coordinate), tagOwnerOf(coordinate, record, image, releaseVersion));
       await deriveTag(context, image.repository, image.tag);
     } else {
       // Pinned by digest only: the repository still shows in the catalog.

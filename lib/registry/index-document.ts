@@ -3,7 +3,7 @@
  * at this registry, and the variants Cosmos may ask for (v3/v4 media types, older DC/OS).
  */
 import { encodeCoordinate } from '../universe/coordinate.ts';
-import { parseImageReference, servedImageReference } from '../images/image-reference.ts';
+import { servedImageReference } from '../images/image-reference.ts';
 import { parsePointer, resolvePointer } from '../universe/json-pointer.ts';
 import { isJsonObject, type JsonObject, type JsonValue, type PackageMetadata } from '../universe/package-model.ts';
 
@@ -43,9 +43,8 @@ export function repositoryEntry(fragment: IndexFragment, hosts: { publicBaseUrl:
   }
   for (const image of fragment.images ?? []) {
     // By the digest the bundle carried: a tag another package publishes later changes nothing here.
-    const original = resolvePointer(fragment.metadata as unknown as JsonValue, image.ref);
-    if (typeof original !== 'string') throw new Error(`image pointer ${image.ref} does not resolve`);
-    setPointer(entry, image.ref, servedImageReference(hosts.dockerHost, parseImageReference(original), image.digest));
+    if (typeof resolvePointer(fragment.metadata as unknown as JsonValue, image.ref) !== 'string') throw new Error(`image pointer ${image.ref} does not resolve`);
+    setPointer(entry, image.ref, servedImageReference(hosts.dockerHost, image, image.digest));
   }
   entry.releaseVersion = fragment.releaseVersion;
   return entry;

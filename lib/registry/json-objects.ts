@@ -1,5 +1,5 @@
 /** Small JSON documents in the object store, read with their ETag so they can be replaced by CAS. */
-import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore } from '../ports/object-store.ts';
+import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectInfo, type ObjectStore } from '../ports/object-store.ts';
 
 export interface Versioned<T> {
   readonly value: T;
@@ -58,13 +58,18 @@ export async function updateJson<T>(
   throw new Error(`too much contention on ${key}`);
 }
 
-export async function listAllKeys(store: ObjectStore, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+/** Every object under `prefix`, all pages, with what the listing tells (size, last write). */
+export async function listAllObjects(store: ObjectStore, prefix: string): Promise<ObjectInfo[]> {
+  const objects: ObjectInfo[] = [];
   let token: string | undefined;
   do {
     const page = await store.list(prefix, token ? { token } : {});
-    keys.push(...page.objects.map((object) => object.key));
+    objects.push(...page.objects);
     token = page.nextToken;
   } while (token);
-  return keys;
+  return objects;
+}
+
+export async function listAllKeys(store: ObjectStore, prefix: string): Promise<string[]> {
+  return (await listAllObjects(store, prefix)).map((object) => object.key);
 }

@@ -2,8 +2,9 @@
 import { createHash } from 'node:crypto';
 import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
-import { listAllKeys, readJson, updateJson } from './json-objects.ts';
-import { PACKAGES_PREFIX, packageRecordKey } from './layout.ts';
+import { readJson, updateJson } from './json-objects.ts';
+import { readAllRecords } from './maintenance/live-set.ts';
+import { packageRecordKey } from './layout.ts';
 import type { PackageRecord } from './records.ts';
 import { VersionNotFoundError } from './registry-errors.ts';
 
@@ -14,12 +15,7 @@ export async function describe(context: RegistryContext, name: string, version: 
 }
 
 export async function listPackages(context: RegistryContext, filter: { name?: string } = {}): Promise<PackageRecord[]> {
-  const keys = (await listAllKeys(context.store, PACKAGES_PREFIX)).filter((key) => key.endsWith('/record.json'));
-  const records: PackageRecord[] = [];
-  for (let start = 0; start < keys.length; start += 32) {
-    const batch = await Promise.all(keys.slice(start, start + 32).map((key) => readJson<PackageRecord>(context.store, key)));
-    for (const record of batch) if (record && (filter.name === undefined || record.value.name === filter.name)) records.push(record.value);
-  }
+  const records = (await readAllRecords(context)).map((entry) => entry.record).filter((record) => filter.name === undefined || record.name === filter.name);
   return records.sort((a, b) => a.name.localeCompare(b.name) || (b.releaseVersion ?? 0) - (a.releaseVersion ?? 0));
 }
 

@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ObjectStoreError } from '../../lib/ports/object-store.ts';
 import type { JobQueue } from '../../lib/ports/job-queue.ts';
 import { collectGarbage } from '../../lib/registry/maintenance/garbage-collector.ts';
 import { reconcile } from '../../lib/registry/maintenance/reconciler.ts';
 import { requestRemoval } from '../../lib/registry/packages.ts';
 import { handleJob, publishPackage, reindex } from '../../lib/registry/publisher.ts';
-import { resourceKey, INDEX_KEY, GC_RUNS_PREFIX, uploadBundleKey } from '../../lib/registry/layout.ts';
+import { resourceKey, INDEX_KEY, GC_RUNS_PREFIX } from '../../lib/registry/layout.ts';
 import { sizedBytes, sha256Hex } from '../helpers/asset-server.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
 import { Gate } from '../helpers/faults/faulty-store.ts';
@@ -363,5 +362,3 @@ describe('state model: bad packages end in a terminal state', () => {
   });
 });
 
-void ObjectStoreError;
-void uploadBundleKey;

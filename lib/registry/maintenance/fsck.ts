@@ -17,9 +17,9 @@
  * the index is derived again (reindex); stuck records are reconciled; leftovers are collected.
  */
 import type { RegistryContext } from '../context.ts';
-import { deriveTag, type Catalog, type TagList, type TagOwner } from '../image-tags.ts';
+import { deriveTag, tagOwnerOf, type Catalog, type TagList, type TagOwner } from '../image-tags.ts';
 import type { IndexFragment } from '../index-document.ts';
-import { listAllKeys, readJson, updateJson, writeJson } from '../json-objects.ts';
+import { listAllKeys, listAllObjects, readJson, updateJson, writeJson } from '../json-objects.ts';
 import {
   CATALOG_KEY,
   DOCKER_REPOSITORIES_PREFIX,
@@ -48,7 +48,7 @@ import { liveIngestLeases } from './leases.ts';
 import { liveSetOf, readAllRecords, type StoredRecord } from './live-set.ts';
 import { reconcile } from './reconciler.ts';
 import { reindex } from '../publisher.ts';
-import { staleAfterMs } from './timing.ts';
+import { isLeftOverBundle, isStuckUpload, staleAfterMs } from './timing.ts';
 
 export type ViolationType =
   | 'IndexEntryOrphaned'
@@ -164,33 +164,18 @@ async function inspect(context: RegistryContext): Promise<Findings> {
     [RESOURCES_PREFIX, live.resources],
     [IMAGE_BLOBS_PREFIX, live.imageBlobs],
   ] as const) {
-    for (const key of await listAllKeys(context.store, prefix)) {
+    for (const { key, lastModified } of await listAllObjects(context.store, prefix)) {
       files++;
       const digest = key.slice(prefix.length);
       if (!HEX.test(digest) || liveDigests.has(digest)) continue;
-      const info = await context.store.head(key);
-      if (info && now - info.lastModified.getTime() >= context.settings.gcGraceSeconds * 1000) {
+      if (now - lastModified.getTime() >= context.settings.gcGraceSeconds * 1000) {
         add('ContentUnreachable', `${key} is used by no package and older than the grace window`, { key });
       }
     }
   }
 
   // Tags, derived from the records: the latest publisher of each repository:tag.
-  const expectedTags = new Map<string, { digest: string; releaseVersion: number }>();
-  const expectedRepositories = new Set<string>();
-  const expectedOwners = new Set<string>();
-  for (const { coordinate, record } of records) {
-    if (record.status !== 'Added') continue;
-    for (const image of record.images ?? []) {
-      expectedRepositories.add(image.repository);
-      if (!image.tag) continue;
-      expectedOwners.add(tagOwnerKey(image.repository, image.tag, coordinate));
-      const key = `${image.repository}:${image.tag}`;
-      const current = expectedTags.get(key);
-      const releaseVersion = record.releaseVersion ?? 0;
-      if (!current || releaseVersion > current.releaseVersion) expectedTags.set(key, { digest: image.digest, releaseVersion });
-    }
-  }
+  const { tags: expectedTags, lists: expectedLists, owners: expectedOwners } = expectedDockerState(records);
   const tagsToDerive = new Set<string>(expectedTags.keys());
   const storedTags = new Map<string, string>();
   const storedLists = new Map<string, readonly string[]>();
@@ -229,23 +214,18 @@ async function inspect(context: RegistryContext): Promise<Findings> {
       tagsToDerive.add(`${rest.slice(0, at)}:${tag}`);
     }
   }
-  const expectedLists = new Map<string, string[]>();
-  for (const repository of expectedRepositories) expectedLists.set(repository, []);
-  for (const repositoryTag of expectedTags.keys()) {
-    const at = repositoryTag.lastIndexOf(':');
-    expectedLists.get(repositoryTag.slice(0, at))?.push(repositoryTag.slice(at + 1));
-  }
-  for (const [repository, tags] of expectedLists) {
+  for (const [repository, tagSet] of expectedLists) {
     const stored = storedLists.get(repository);
-    if (!stored || [...stored].sort().join(',') !== [...tags].sort().join(',')) {
-      add('TagListMismatch', `the tag list of ${repository} is ${stored ? `[${stored.join(', ')}]` : 'missing'}, not [${tags.sort().join(', ')}]`, { repository });
+    const tags = [...tagSet].sort();
+    if (!stored || [...stored].sort().join(',') !== tags.join(',')) {
+      add('TagListMismatch', `the tag list of ${repository} is ${stored ? `[${stored.join(', ')}]` : 'missing'}, not [${tags.join(', ')}]`, { repository });
     }
   }
   for (const repository of storedLists.keys()) {
     if (!expectedLists.has(repository)) add('TagListMismatch', `repository ${repository} has a tag list but no package publishes it`, { repository });
   }
   const catalog = (await readJson<Catalog>(context.store, CATALOG_KEY))?.value.repositories ?? [];
-  const expectedCatalog = [...expectedRepositories].sort();
+  const expectedCatalog = [...expectedLists.keys()].sort();
   if ([...catalog].sort().join(',') !== expectedCatalog.join(',')) {
     add('CatalogMismatch', `the catalog lists [${catalog.join(', ')}], not [${expectedCatalog.join(', ')}]`, { stored: catalog, expected: expectedCatalog });
   }
@@ -256,15 +236,10 @@ async function inspect(context: RegistryContext): Promise<Findings> {
     if (!key.endsWith('.json')) continue;
     const upload = (await readJson<UploadRecord>(context.store, key))?.value;
     if (!upload) continue;
-    const age = now - Date.parse(upload.updatedAt);
-    const limit = upload.status === 'Uploading' ? context.settings.uploadUrlLifetimeSeconds * 1000 + stale : stale;
-    if (TRANSIENT_UPLOAD_STATES.has(upload.status) && age >= limit) {
+    if (isStuckUpload(upload, now, context.settings)) {
       add('RecordStuck', `upload ${upload.uploadId} has been ${upload.status} since ${upload.updatedAt}`, { uploadId: upload.uploadId, status: upload.status });
-    } else if (!TRANSIENT_UPLOAD_STATES.has(upload.status) && age >= stale) {
-      const bundle = await context.store.head(upload.bundleKey);
-      if (bundle && bundle.lastModified.getTime() <= Date.parse(upload.updatedAt)) {
-        add('BundleLeftOver', `${upload.bundleKey} is still stored though its upload ended (${upload.status})`, { key: upload.bundleKey });
-      }
+    } else if (!TRANSIENT_UPLOAD_STATES.has(upload.status) && isLeftOverBundle(upload, await context.store.head(upload.bundleKey), now, context.settings)) {
+      add('BundleLeftOver', `${upload.bundleKey} is still stored though its upload ended (${upload.status})`, { key: upload.bundleKey });
     }
   }
   return { violations, damaged, tagsToDerive, checked: { records: records.length, indexEntries: indexed.size, files, tags: storedTags.size } };
@@ -286,23 +261,14 @@ async function repair(context: RegistryContext, findings: Findings): Promise<voi
   }
   // Owner markers from the records, then every tag that is, or should be, there.
   const records = await readAllRecords(context);
-  const expectedOwners = new Set<string>();
-  for (const { coordinate, record } of records) {
-    if (record.status !== 'Added') continue;
-    for (const image of record.images ?? []) {
-      if (!image.tag) continue;
-      const key = tagOwnerKey(image.repository, image.tag, coordinate);
-      expectedOwners.add(key);
-      const owner: TagOwner = { coordinate, contentDigest: record.contentDigest, releaseVersion: record.releaseVersion ?? 0, digest: image.digest, mediaType: image.mediaType };
-      await writeJson(context.store, key, owner);
-      findings.tagsToDerive.add(`${image.repository}:${image.tag}`);
-    }
-  }
+  const expected = expectedDockerState(records);
+  for (const [key, owner] of expected.owners) await writeJson(context.store, key, owner);
+  for (const repositoryTag of expected.tags.keys()) findings.tagsToDerive.add(repositoryTag);
   for (const repositoryTag of findings.tagsToDerive) {
     const at = repositoryTag.lastIndexOf(':');
     await deriveTag(context, repositoryTag.slice(0, at), repositoryTag.slice(at + 1));
   }
-  await repairListsAndCatalog(context, records);
+  await repairListsAndCatalog(context, expected.lists);
   for (const { coordinate, record } of records) {
     if (!isLiveRecord(record)) await context.store.delete(fragmentKey(coordinate));
   }
@@ -321,17 +287,37 @@ async function repair(context: RegistryContext, findings: Findings): Promise<voi
   await collectGarbage(context);
 }
 
-/** Tag lists and the catalog, written from the tags the records publish. */
-async function repairListsAndCatalog(context: RegistryContext, records: readonly StoredRecord[]): Promise<void> {
+/**
+ * What the Docker side must say, from the Added records alone: each repository's tags, each
+ * tag's latest publisher (highest releaseVersion), and the owner marker of every tagged image.
+ */
+function expectedDockerState(records: readonly StoredRecord[]): {
+  tags: Map<string, TagOwner>;
+  lists: Map<string, Set<string>>;
+  owners: Map<string, TagOwner>;
+} {
+  const tags = new Map<string, TagOwner>();
   const lists = new Map<string, Set<string>>();
-  for (const { record } of records) {
+  const owners = new Map<string, TagOwner>();
+  for (const { coordinate, record } of records) {
     if (record.status !== 'Added') continue;
     for (const image of record.images ?? []) {
-      const tags = lists.get(image.repository) ?? new Set<string>();
-      if (image.tag) tags.add(image.tag);
-      lists.set(image.repository, tags);
+      const listed = lists.get(image.repository) ?? new Set<string>();
+      lists.set(image.repository, listed);
+      if (!image.tag) continue;
+      listed.add(image.tag);
+      const owner = tagOwnerOf(coordinate, record, image, record.releaseVersion ?? 0);
+      owners.set(tagOwnerKey(image.repository, image.tag, coordinate), owner);
+      const repositoryTag = `${image.repository}:${image.tag}`;
+      const latest = tags.get(repositoryTag);
+      if (!latest || owner.releaseVersion > latest.releaseVersion) tags.set(repositoryTag, owner);
     }
   }
+  return { tags, lists, owners };
+}
+
+/** Tag lists and the catalog, written from the tags the records publish. */
+async function repairListsAndCatalog(context: RegistryContext, lists: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
   for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
     if (!key.endsWith('/_tags.json')) continue;
     const repository = key.slice(DOCKER_REPOSITORIES_PREFIX.length, -'/_tags.json'.length);

@@ -10,20 +10,12 @@
  * records past their retention, expired leases, and what interrupted writes left in the store.
  */
 import type { RegistryContext } from '../context.ts';
-import { listAllKeys, readJson } from '../json-objects.ts';
-import {
-  DROP_PREFIX,
-  FRAGMENTS_PREFIX,
-  IMAGE_BLOBS_PREFIX,
-  PACKAGES_PREFIX,
-  RESOURCES_PREFIX,
-  UPLOADS_PREFIX,
-  uploadBundleKey,
-} from '../layout.ts';
+import { listAllKeys, listAllObjects, readJson } from '../json-objects.ts';
+import { FRAGMENTS_PREFIX, IMAGE_BLOBS_PREFIX, PACKAGES_PREFIX, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
 import { TRANSIENT_UPLOAD_STATES, type UploadRecord } from '../records.ts';
 import { endGcRun, liveIngestLeases, startGcRun } from './leases.ts';
 import { liveSetOf, readAllRecords, type LiveSet } from './live-set.ts';
-import { staleAfterMs } from './timing.ts';
+import { isLeftOverBundle, staleAfterMs } from './timing.ts';
 
 export interface CollectionReport {
   /** Content files (resources, image blobs) deleted. */
@@ -56,7 +48,7 @@ export async function collectGarbage(context: RegistryContext): Promise<Collecti
       [RESOURCES_PREFIX, live.resources],
       [IMAGE_BLOBS_PREFIX, live.imageBlobs],
     ] as const) {
-      for (const object of await listObjects(context, prefix)) {
+      for (const object of await listAllObjects(context.store, prefix)) {
         const digest = object.key.slice(prefix.length);
         if (!HEX.test(digest) || liveDigests.has(digest)) continue;
         if (!pastGrace(object.lastModified)) {
@@ -88,17 +80,6 @@ export function abandonedWriteAgeMs(context: RegistryContext): number {
   return Math.max(context.settings.gcGraceSeconds, context.settings.uploadUrlLifetimeSeconds) * 1000 + staleAfterMs(context.settings);
 }
 
-async function listObjects(context: RegistryContext, prefix: string) {
-  const objects = [];
-  let token: string | undefined;
-  do {
-    const page = await context.store.list(prefix, token ? { token } : {});
-    objects.push(...page.objects);
-    token = page.nextToken;
-  } while (token);
-  return objects;
-}
-
 /** Metadata and manifests of content no record or lease uses; fragments of packages with no record. */
 async function sweepPackageDocuments(
   context: RegistryContext,
@@ -107,7 +88,7 @@ async function sweepPackageDocuments(
   pastGrace: (lastModified: Date) => boolean,
 ): Promise<number> {
   let removed = 0;
-  for (const object of await listObjects(context, PACKAGES_PREFIX)) {
+  for (const object of await listAllObjects(context.store, PACKAGES_PREFIX)) {
     const parts = object.key.split('/');
     const coordinate = parts[1] ?? '';
     const isContentDocument = parts.length === 5 && parts[2] === 'content';
@@ -118,7 +99,7 @@ async function sweepPackageDocuments(
       removed++;
     }
   }
-  for (const object of await listObjects(context, FRAGMENTS_PREFIX)) {
+  for (const object of await listAllObjects(context.store, FRAGMENTS_PREFIX)) {
     const coordinate = object.key.slice(FRAGMENTS_PREFIX.length, -'.json'.length);
     if (!coordinatesWithRecords.has(coordinate) && pastGrace(object.lastModified)) {
       await context.store.delete(object.key);
@@ -135,22 +116,16 @@ async function sweepPackageDocuments(
  */
 async function sweepUploads(context: RegistryContext, now: number): Promise<number> {
   let removed = 0;
-  const staleMs = staleAfterMs(context.settings);
   for (const key of await listAllKeys(context.store, UPLOADS_PREFIX)) {
     if (!key.endsWith('.json')) continue;
     const upload = await readJson<UploadRecord>(context.store, key);
     if (!upload || TRANSIENT_UPLOAD_STATES.has(upload.value.status)) continue;
-    const endedAgo = now - Date.parse(upload.value.updatedAt);
-    const bundleKey = upload.value.bundleKey.startsWith(DROP_PREFIX) ? upload.value.bundleKey : uploadBundleKey(upload.value.uploadId);
-    if (endedAgo > staleMs) {
-      const bundle = await context.store.head(bundleKey);
-      // A drop bundle written again after its upload ended is a new drop: not this upload's.
-      if (bundle && bundle.lastModified.getTime() <= Date.parse(upload.value.updatedAt)) {
-        await context.store.delete(bundleKey);
-        removed++;
-      }
+    const bundleKey = upload.value.bundleKey;
+    if (isLeftOverBundle(upload.value, await context.store.head(bundleKey), now, context.settings)) {
+      await context.store.delete(bundleKey);
+      removed++;
     }
-    if (endedAgo > context.settings.uploadRecordRetentionSeconds * 1000) {
+    if (now - Date.parse(upload.value.updatedAt) > context.settings.uploadRecordRetentionSeconds * 1000) {
       await context.store.delete(key);
       removed++;
     }

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegistryContext } from '../context.ts';
-import { listAllKeys, readJson, writeJson } from '../json-objects.ts';
+import { listAllKeys, listAllObjects, readJson, writeJson } from '../json-objects.ts';
 import { GC_RUNS_PREFIX, gcRunKey, ingestLeaseKey, INGEST_LEASES_PREFIX } from '../layout.ts';
 
 export interface IngestLease {
@@ -43,10 +43,8 @@ export async function liveIngestLeases(context: RegistryContext, freshMs: number
   const now = context.now().getTime();
   const live: IngestLease[] = [];
   const expired: string[] = [];
-  for (const key of await listAllKeys(context.store, INGEST_LEASES_PREFIX)) {
-    const info = await context.store.head(key);
-    if (!info) continue;
-    if (now - info.lastModified.getTime() > freshMs) {
+  for (const { key, lastModified } of await listAllObjects(context.store, INGEST_LEASES_PREFIX)) {
+    if (now - lastModified.getTime() > freshMs) {
       expired.push(key);
       continue;
     }

@@ -14,7 +14,6 @@ export interface StoredRecord {
   readonly key: string;
   readonly coordinate: string;
   readonly record: PackageRecord;
-  readonly lastModified: Date;
 }
 
 export interface LiveSet {
@@ -31,9 +30,8 @@ export async function readAllRecords(context: RegistryContext): Promise<StoredRe
   for (let start = 0; start < keys.length; start += 32) {
     const batch = await Promise.all(
       keys.slice(start, start + 32).map(async (key) => {
-        const info = await context.store.head(key);
         const value = await readJson<PackageRecord>(context.store, key);
-        return info && value ? { key, coordinate: key.split('/')[1]!, record: value.value, lastModified: info.lastModified } : undefined;
+        return value ? { key, coordinate: key.split('/')[1]!, record: value.value } : undefined;
       }),
     );
     for (const entry of batch) if (entry) records.push(entry);

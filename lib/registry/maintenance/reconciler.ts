@@ -18,7 +18,7 @@ import { packageRecordKey, UPLOADS_PREFIX, uploadRecordKey } from '../layout.ts'
 import type { PackageRecord, UploadRecord } from '../records.ts';
 import { liveIngestLeases } from './leases.ts';
 import { readAllRecords, type StoredRecord } from './live-set.ts';
-import { staleAfterMs } from './timing.ts';
+import { isStuckUpload, staleAfterMs } from './timing.ts';
 
 export interface ReconcileReport {
   /** Uploads whose bundle was handed to ingest again. */
@@ -46,8 +46,8 @@ export async function reconcile(context: RegistryContext, options: { staleAfterM
     if (!key.endsWith('.json')) continue;
     const upload = (await readJson<UploadRecord>(context.store, key))?.value;
     if (!upload) continue;
-    const age = now - Date.parse(upload.updatedAt);
-    if (upload.status === 'Uploading' && age >= context.settings.uploadUrlLifetimeSeconds * 1000 + stale) {
+    const stuck = isStuckUpload(upload, now, { ...context.settings, staleAfterSeconds: stale / 1000 });
+    if (upload.status === 'Uploading' && stuck) {
       if (await context.store.head(upload.bundleKey)) {
         await retriggerIngest(context, upload.bundleKey);
         report.uploadsRetried++;
@@ -60,7 +60,7 @@ export async function reconcile(context: RegistryContext, options: { staleAfterM
         });
         report.uploadsEnded++;
       }
-    } else if (upload.status === 'Validating' && age >= stale) {
+    } else if (upload.status === 'Validating' && stuck) {
       const bundle = await context.store.head(upload.bundleKey);
       if (bundle && (upload.attempts ?? 0) < context.settings.maxAttempts) {
         await retriggerIngest(context, upload.bundleKey);
