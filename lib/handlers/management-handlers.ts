@@ -26,7 +26,9 @@ export function makeUploadHandler(dependencies: HandlerDependencies) {
           return json(200, await getUpload(context, pathParameter(event, 'uploadId')));
         case 'POST /v1/uploads/{uploadId}/complete': {
           const { record, bundleKey, present } = await completeUpload(context, pathParameter(event, 'uploadId'), parseCompletion(jsonBody(event)));
-          if (!present) throw new InvalidRequestError(`Upload [${record.uploadId}] has no bundle yet: PUT the bytes first`, { uploadId: record.uploadId });
+          // The registry may have taken the bundle already (the store's event beat this call, and
+          // ingest deletes the bundle once it is done): then the record tells the true state.
+          if (!present && record.status === 'Uploading') throw new InvalidRequestError(`Upload [${record.uploadId}] has no bundle yet: PUT the bytes first`, { uploadId: record.uploadId });
           if (record.status === 'Uploading') await dependencies.triggerIngest(bundleKey);
           await recordAudit(context, { actor: scope.actor, action: 'upload.complete', outcome: 'ok', uploadId: record.uploadId });
           return json(202, await getUpload(context, record.uploadId));

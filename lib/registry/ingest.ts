@@ -316,12 +316,17 @@ async function stagePackage(
   const alive = (): void => heartbeat.beat();
   for (const digest of resources) await copyContent(context, bundle, 'resource', digest, alive);
   for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest, alive);
-  await context.store.put(packageMetadataKey(coordinate, contentDigest), metadataBytes, { contentType: 'application/json' });
-  await context.store.put(packageManifestKey(coordinate, contentDigest), manifestBytes, { contentType: 'application/json' });
+  const writeDocuments = async (): Promise<void> => {
+    await context.store.put(packageMetadataKey(coordinate, contentDigest), metadataBytes, { contentType: 'application/json' });
+    await context.store.put(packageManifestKey(coordinate, contentDigest), manifestBytes, { contentType: 'application/json' });
+  };
+  await writeDocuments();
   if (collections.length > 0) {
     // A collection that was under way before the lease existed may have deleted a file this
-    // bundle found stored: once it has ended, put back whatever is missing.
+    // bundle found stored, or the documents just written: once it has ended, put back whatever
+    // is missing.
     await waitForGcRuns(context, collections, staleAfterMs(context.settings));
+    await writeDocuments();
     for (const digest of resources) if (!(await context.store.head(resourceKey(digest)))) await copyContent(context, bundle, 'resource', digest, alive);
     for (const digest of imageBlobs) if (!(await context.store.head(imageBlobKey(digest)))) await copyContent(context, bundle, 'image-blob', digest, alive);
   }

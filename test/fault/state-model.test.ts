@@ -206,6 +206,25 @@ describe('state model: collection racing an ingest that reuses a file', () => {
     await assertHealthy(harness);
   });
 
+  it("a collection that listed the leases just before an ingest's lease: what the ingest wrote meanwhile is put back", async () => {
+    // Paused at its listing of the records, after the leases. Its clock runs a minute ahead of
+    // the store's (skew between a function and S3 happens): what the ingest writes meanwhile
+    // looks old enough to sweep, and the lease came too late to be seen.
+    const gate = new Gate();
+    harness.store.inject({ op: 'list', key: 'packages/', action: { kind: 'pause', gate } });
+    const collection = collectGarbage({ ...harness.context, now: () => new Date(Date.now() + 60_000) });
+    await gate.reached;
+    const ingest = harness.ingest(await harness.upload(craftedBundle({ name: 'documents', files: [large('documents')] })));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // it wrote its files and documents, and waits for the collection
+    gate.release();
+    await collection;
+    assert.equal((await ingest).outcome, 'accepted');
+    await harness.drain();
+    const record = await harness.record('documents', '1.0.0');
+    assert.equal(record?.status, 'Added', JSON.stringify(record?.error));
+    await assertHealthy(harness);
+  });
+
   it('a collection that starts after the lease keeps the file', async () => {
     const shared = large('shared-2');
     const fileKey = resourceKey(sha256Hex(shared));

@@ -11,7 +11,7 @@
  */
 import type { RegistryContext } from '../context.ts';
 import { listAllKeys, listAllObjects, readJson } from '../json-objects.ts';
-import { FRAGMENTS_PREFIX, IMAGE_BLOBS_PREFIX, PACKAGES_PREFIX, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
+import { FRAGMENTS_PREFIX, IMAGE_BLOBS_PREFIX, PACKAGES_PREFIX, packageRecordKey, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
 import { TRANSIENT_UPLOAD_STATES, type UploadRecord } from '../records.ts';
 import { endGcRun, liveIngestLeases, startGcRun } from './leases.ts';
 import { liveSetOf, readAllRecords, type LiveSet } from './live-set.ts';
@@ -31,13 +31,15 @@ export interface CollectionReport {
 const HEX = /^[0-9a-f]{64}$/;
 
 export async function collectGarbage(context: RegistryContext): Promise<CollectionReport> {
+  // Ages are measured from the start of the run: nothing written while it runs is ever swept
+  // (as long as the store's clock agrees with ours; leases.ts covers the rest).
+  const now = context.now().getTime();
   const run = await startGcRun(context);
   try {
     // Leases first, then records: see leases.ts for why the order matters.
     const leases = await liveIngestLeases(context, staleAfterMs(context.settings));
     const records = await readAllRecords(context);
     const live = liveSetOf(records, leases.live);
-    const now = context.now().getTime();
     const graceMs = context.settings.gcGraceSeconds * 1000;
     const pastGrace = (lastModified: Date): boolean => now - lastModified.getTime() >= graceMs;
     let deleted = 0;
@@ -101,7 +103,8 @@ async function sweepPackageDocuments(
   }
   for (const object of await listAllObjects(context.store, FRAGMENTS_PREFIX)) {
     const coordinate = object.key.slice(FRAGMENTS_PREFIX.length, -'.json'.length);
-    if (!coordinatesWithRecords.has(coordinate) && pastGrace(object.lastModified)) {
+    // A package staged after the records were listed writes its record before its fragment: ask again.
+    if (!coordinatesWithRecords.has(coordinate) && pastGrace(object.lastModified) && !(await context.store.head(packageRecordKey(coordinate)))) {
       await context.store.delete(object.key);
       removed++;
     }

@@ -6,7 +6,7 @@
  * of them, and deletes the lease only after its record (a root) is written. A collection writes
  * its own run marker *before* it lists leases, then records (in that order). So for any ingest I
  * and collection C, either C's marker existed when I listed the running collections (then I waits
- * for C to end and checks its files again, restoring any C deleted), or C listed leases after I's
+ * for C to end and checks its files again, restoring any file or document C deleted), or C listed leases after I's
  * lease existed (then C keeps I's files; and if I's lease was already gone, its record was there).
  * test/fault/gc-race.test.ts pauses each side at each step to keep this true.
  */
