@@ -381,3 +381,43 @@ describe('state model: bad packages end in a terminal state', () => {
   });
 });
 
+
+describe('state model: abandoned uploads and interrupted writes are reclaimed', () => {
+  let harness: Harness;
+  before(async () => (harness = await startHarness({ uploadUrlLifetimeSeconds: 1 })));
+  after(() => harness.close());
+
+  it('an upload never completed ends UploadAbandoned; a finished upload\'s bundle and an old temporary file are collected', async () => {
+    const { uploadRecordKey } = await import('../../lib/registry/layout.ts');
+    const { writeJson } = await import('../../lib/registry/json-objects.ts');
+    const old = new Date(Date.now() - 10_000).toISOString();
+    await writeJson(harness.inner, uploadRecordKey('abandoned-01'), {
+      uploadId: 'abandoned-01', status: 'Uploading', bundleKey: 'uploads/abandoned-01.dcos', packages: [], error: null, createdAt: old, updatedAt: old,
+    });
+    // An upload that ended while its bundle was left behind (a crash between the outcome and the delete).
+    await harness.inner.put('uploads/ended-0001.dcos', Buffer.from('left behind'));
+    const { mkdir, writeFile, utimes, stat } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const tenSecondsAgo = new Date(Date.now() - 10_000);
+    await utimes(join(harness.inner.root, 'uploads', 'ended-0001.dcos.obj'), tenSecondsAgo, tenSecondsAgo);
+    await writeJson(harness.inner, uploadRecordKey('ended-0001'), {
+      uploadId: 'ended-0001', status: 'Accepted', bundleKey: 'uploads/ended-0001.dcos', packages: [], error: null, createdAt: old, updatedAt: new Date(Date.now() - 5_000).toISOString(),
+    });
+    // What a write killed mid-way leaves on the filesystem, untouched for an hour.
+    await mkdir(join(harness.inner.root, 'resources', 'sha256'), { recursive: true });
+    const temporary = join(harness.inner.root, 'resources', 'sha256', `${'a'.repeat(64)}.obj.0123456789ab.tmp`);
+    await writeFile(temporary, Buffer.alloc(1024));
+    const hourAgo = new Date(Date.now() - 3_700_000);
+    await utimes(temporary, hourAgo, hourAgo);
+
+    await reconcile(harness.context);
+    const abandoned = await harness.uploadRecord('abandoned-01');
+    assert.equal(abandoned?.status, 'Rejected');
+    assert.equal(abandoned?.error?.type, 'UploadAbandoned');
+    const report = await collectGarbage(harness.context);
+    assert.equal(await harness.inner.head('uploads/ended-0001.dcos'), undefined, 'the left-over bundle is collected');
+    assert.equal(report.abandonedWrites, 1);
+    await assert.rejects(stat(temporary), { code: 'ENOENT' }, 'the temporary file is removed');
+    await assertHealthy(harness);
+  });
+});
