@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tagKey } from '../../lib/registry/layout.ts';
+import { imageBlobKey, tagKey } from '../../lib/registry/layout.ts';
 import { runBuiltCli } from '../helpers/cli.ts';
 import { startEmbeddedRegistry } from '../helpers/embedded-registry.ts';
 import { fetchRepository } from '../helpers/repository-checks.ts';
@@ -108,5 +108,20 @@ describe('shared repository:tag with different images (skopeo)', () => {
     assert.equal(repaired.code, 0, repaired.stderr);
     assert.deepEqual((JSON.parse(repaired.stdout) as { remaining: unknown[] }).remaining, []);
     assert.equal(await pulledManifestDigest(`${registryHost}/mesosphere/redis:5.0.5`), first.top.digest);
+  });
+
+  it('fsck finds a deleted image blob; --repair takes the package out of /repo, Failed with the reason', async () => {
+    await registry.store.delete(imageBlobKey(first.amd64.layerDigests[0]!.replace('sha256:', '')));
+    const found = await cli(['fsck', '--json']);
+    assert.equal(found.code, 1);
+    assert.deepEqual((JSON.parse(found.stdout) as { violations: { type: string }[] }).violations.map((violation) => violation.type), ['ContentMissing']);
+    const repaired = await cli(['fsck', '--repair', '--json']);
+    assert.equal(repaired.code, 0, repaired.stderr);
+    const { packages } = await fetchRepository(registry.url);
+    assert.equal(packages.some((pkg) => pkg.name === 'redis-user-a'), false, 'no /repo entry names content that is gone');
+    const described = await cli(['describe', '--package-name=redis-user-a', '--package-version=1.0.0', '--json']);
+    const record = JSON.parse(described.stdout) as { status: string; error: { type: string } };
+    assert.equal(record.status, 'Failed');
+    assert.equal(record.error.type, 'ContentMissing');
   });
 });
