@@ -3,6 +3,7 @@
  * runs. Tests can kill it (SIGKILL included) and start another on the same data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +19,7 @@ export interface RegistryProcess {
 
 export async function startRegistryProcess(env: Record<string, string>): Promise<RegistryProcess> {
   const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: process.env.REGISTRY_PROCESS_LOG ? 'debug' : 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -36,7 +37,9 @@ export async function startRegistryProcess(env: Record<string, string>): Promise
       }
     });
   });
-  lines.on('line', () => undefined);
+  // REGISTRY_PROCESS_LOG=<file> keeps every server's log lines, for debugging a failing run.
+  const logFile = process.env.REGISTRY_PROCESS_LOG;
+  lines.on('line', (line) => (logFile ? appendFileSync(logFile, `${line}\n`) : undefined));
   return {
     url,
     child,

@@ -130,6 +130,10 @@ describe('storms', () => {
         expected.set(version, [...variants][0]);
       }
       await httpSettled(server.url, TOKEN);
+      for (const version of versions) {
+        const described = (await httpDescribe(server.url, TOKEN, name, version)).value as { status?: string; error?: unknown };
+        assert.equal(described.status, 'Added', `${version} after phase 1: ${JSON.stringify(described)}`);
+      }
       // Phase 2: ten removed while five others are re-added with the other content (refused).
       const second = await Promise.all([
         ...versions.slice(0, 10).map((version) => httpRemove(server.url, TOKEN, name, version).then((status) => ({ version, status }))),
@@ -155,7 +159,13 @@ describe('storms', () => {
       const entries = (await repoEntries(server.url)).filter((entry) => entry.name === name);
       const actual = new Map(entries.map((entry) => [entry.version, entry.description as 'A' | 'B']));
       assert.equal(entries.length, actual.size, 'no version twice');
-      assert.deepEqual(Object.fromEntries([...actual].sort()), Object.fromEntries([...expected].filter(([, variant]) => variant !== undefined).sort()));
+      const missing = [...expected].filter(([version, variant]) => variant !== undefined && !actual.has(version));
+      const described = await Promise.all(missing.map(async ([version]) => ({ version, ...(await httpDescribe(server.url, TOKEN, name, version)).value })));
+      assert.deepEqual(
+        Object.fromEntries([...actual].sort()),
+        Object.fromEntries([...expected].filter(([, variant]) => variant !== undefined).sort()),
+        `missing from /repo: ${JSON.stringify(described)}`,
+      );
       const report = await httpFsck(server.url, TOKEN);
       assert.deepEqual(report.violations, [], 'fsck clean');
     } finally {
