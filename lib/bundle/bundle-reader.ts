@@ -260,9 +260,11 @@ async function checkImages(
   };
   const readManifestBlob = async (digest: string, context: string): Promise<{ document: ManifestDocument; mediaType: string }> => {
     const entry = take(digest, context);
+    // Read outside the try: a failure to read (storage, a cut stream) is not a manifest that is not JSON.
+    const bytes = await archive.readEntry(entry, MAX_MANIFEST_BYTES);
     let document: ManifestDocument;
     try {
-      document = JSON.parse((await archive.readEntry(entry, MAX_MANIFEST_BYTES)).toString('utf8')) as ManifestDocument;
+      document = JSON.parse(bytes.toString('utf8')) as ManifestDocument;
     } catch (cause) {
       throw new InvalidBundleError('InvalidEntry', `the manifest ${digest} of ${context} is not JSON`, { digest }, { cause });
     }

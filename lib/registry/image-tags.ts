@@ -14,7 +14,8 @@
 import { ObjectNotFoundError, readAllBytes } from '../ports/object-store.ts';
 import type { RegistryContext } from './context.ts';
 import { listAllKeys, readJson, updateJson, writeJson } from './json-objects.ts';
-import { CATALOG_KEY, imageBlobKey, packageRecordKey, tagKey, tagListKey, tagOwnerKey, tagOwnersPrefix } from './layout.ts';
+import type { StoredRecord } from './maintenance/live-set.ts';
+import { CATALOG_KEY, DOCKER_REPOSITORIES_PREFIX, imageBlobKey, packageRecordKey, tagKey, tagListKey, tagOwnerKey, tagOwnersPrefix } from './layout.ts';
 import type { PackageRecord, PublishedImage } from './records.ts';
 
 export interface TagList {
@@ -48,10 +49,9 @@ export async function publishTags(context: RegistryContext, coordinate: string, 
     if (image.tag) {
       await writeJson(context.store, tagOwnerKey(image.repository, image.tag, coordinate), tagOwnerOf(coordinate, record, image, releaseVersion));
       await deriveTag(context, image.repository, image.tag);
-    } else {
-      // Pinned by digest only: the repository still shows in the catalog.
-      await ensureListed(context, image.repository, undefined);
     }
+    // Pinned by digest only: nothing to list (the catalog and tag lists show tags; a digest pull
+    // needs neither).
   }
 }
 
@@ -106,11 +106,82 @@ export async function deriveTag(context: RegistryContext, repository: string, ta
   await ensureListed(context, repository, tag);
 }
 
-async function ensureListed(context: RegistryContext, repository: string, tag: string | undefined): Promise<void> {
+/**
+ * What the Docker side must say, from the Added records alone: each repository's tags, each
+ * tag's latest publisher (highest releaseVersion), and the owner marker of every tagged image.
+ */
+export function expectedDockerState(records: readonly StoredRecord[]): {
+  tags: Map<string, TagOwner>;
+  lists: Map<string, Set<string>>;
+  owners: Map<string, TagOwner>;
+} {
+  const tags = new Map<string, TagOwner>();
+  const lists = new Map<string, Set<string>>();
+  const owners = new Map<string, TagOwner>();
+  for (const { coordinate, record } of records) {
+    if (record.status !== 'Added') continue;
+    for (const image of record.images ?? []) {
+      if (!image.tag) continue;
+      const listed = lists.get(image.repository) ?? new Set<string>();
+      lists.set(image.repository, listed.add(image.tag));
+      const owner = tagOwnerOf(coordinate, record, image, record.releaseVersion ?? 0);
+      owners.set(tagOwnerKey(image.repository, image.tag, coordinate), owner);
+      const repositoryTag = `${image.repository}:${image.tag}`;
+      const latest = tags.get(repositoryTag);
+      if (!latest || owner.releaseVersion > latest.releaseVersion) tags.set(repositoryTag, owner);
+    }
+  }
+  return { tags, lists, owners };
+}
+
+/** Every stored tag (`repo:tag`) and every tag a stored tag list names. */
+export async function storedTags(context: RegistryContext): Promise<{ tags: Map<string, string>; lists: Map<string, readonly string[]> }> {
+  const tags = new Map<string, string>();
+  const lists = new Map<string, readonly string[]>();
+  for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
+    const rest = key.slice(DOCKER_REPOSITORIES_PREFIX.length);
+    const tagAt = rest.lastIndexOf('/_tags/');
+    if (tagAt > 0) tags.set(`${rest.slice(0, tagAt)}:${rest.slice(tagAt + '/_tags/'.length)}`, (await context.store.head(key))?.metadata.digest ?? '');
+    else if (rest.endsWith('/_tags.json')) lists.set(rest.slice(0, -'/_tags.json'.length), (await readJson<TagList>(context.store, key))?.value.tags ?? []);
+  }
+  return { tags, lists };
+}
+
+/**
+ * Derives every tag, tag list and the catalog again from the records: what a publish or removal
+ * that failed half-way, or two writers deriving the same tag at once, left wrong is put right.
+ * Collections run it, so the Docker side heals on its own; fsck --repair runs it too.
+ */
+export async function rederiveTags(context: RegistryContext, records: readonly StoredRecord[]): Promise<void> {
+  const expected = expectedDockerState(records);
+  // Markers of Added packages that went missing (a marker is checked against its record when read).
+  for (const [key, owner] of expected.owners) if (!(await context.store.head(key))) await writeJson(context.store, key, owner);
+  const stored = await storedTags(context);
+  const names = new Set([...expected.tags.keys(), ...stored.tags.keys()]);
+  for (const [repository, tags] of stored.lists) for (const tag of tags) names.add(`${repository}:${tag}`);
+  for (const repositoryTag of names) {
+    const at = repositoryTag.lastIndexOf(':');
+    await deriveTag(context, repositoryTag.slice(0, at), repositoryTag.slice(at + 1));
+  }
+  // The catalog: the repositories whose tag list has a tag.
+  const repositories: string[] = [];
+  for (const key of (await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)).filter((name) => name.endsWith('/_tags.json'))) {
+    const repository = key.slice(DOCKER_REPOSITORIES_PREFIX.length, -'/_tags.json'.length);
+    const list = (await readJson<TagList>(context.store, tagListKey(repository)))?.value;
+    if (list && list.tags.length > 0) repositories.push(repository);
+    else await context.store.delete(tagListKey(repository));
+  }
+  repositories.sort();
+  await updateJson<Catalog>(context.store, CATALOG_KEY, (current) =>
+    current && current.repositories.join(',') === repositories.join(',') ? undefined : { repositories },
+  );
+}
+
+async function ensureListed(context: RegistryContext, repository: string, tag: string): Promise<void> {
   await updateJson<TagList>(context.store, tagListKey(repository), (current) => {
     const tags = new Set(current?.tags ?? []);
-    if (current && (tag === undefined || tags.has(tag))) return undefined;
-    if (tag !== undefined) tags.add(tag);
+    if (current && tags.has(tag)) return undefined;
+    tags.add(tag);
     return { name: repository, tags: [...tags].sort() };
   });
   await updateJson<Catalog>(context.store, CATALOG_KEY, (current) => {

@@ -39,7 +39,7 @@ import {
 } from './layout.ts';
 import { PackageAlreadyExistsError, PackageCoordinateTooLongError } from './registry-errors.ts';
 import { recordAudit } from './audit.ts';
-import type { PackageRecord, PublishedImage, UploadRecord } from './records.ts';
+import { isReplaceableRecord, type PackageRecord, type PublishedImage, type UploadRecord } from './records.ts';
 import type { ManifestImage } from '../bundle/bundle-layout.ts';
 import { openStoredObject } from './store-byte-source.ts';
 import { releaseIngestLease, runningGcRuns, waitForGcRuns, writeIngestLease, type IngestLease } from './maintenance/leases.ts';
@@ -95,12 +95,13 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
     context.metrics?.observe('registry_ingest_duration_seconds', (Date.now() - startedAt) / 1000, { outcome });
   };
   const heartbeat = startHeartbeat(context, uploadId, attemptId);
+  const staged: Staged = {};
   let bundle: Bundle | undefined;
   const opened = openStoredObject(context.store, bundleKey, info);
   try {
     try {
       bundle = await Bundle.open(opened);
-      const outcome = await stagePackage(context, bundle, uploadId, attemptId, heartbeat);
+      const outcome = await stagePackage(context, bundle, uploadId, attemptId, heartbeat, staged);
       await finishUpload(context, uploadId, attemptId, {
         status: 'Accepted',
         packages: [{ name: outcome.name, version: outcome.version }],
@@ -127,7 +128,7 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
           log.error('ingest attempt failed; it will be retried', { attempts, error });
           // The claim is let go, so the retried event can take it at once.
           await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) => {
-            if (!current || current.attemptId !== attemptId) return undefined;
+            if (!current || current.attemptId !== attemptId || current.status !== 'Validating') return undefined;
             const { attemptId: _released, ...rest } = current;
             return { ...rest, lastError: envelope, updatedAt: context.now().toISOString() };
           });
@@ -135,6 +136,14 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
           throw error;
         }
         log.error('ingest failed for good', { attempts, error });
+        if (staged.record && (await stillStaged(context, staged.record))) {
+          // Its record was written before the failure (say the queue refused the publish job):
+          // the package is on its way, the reconciler queues its publication. Tell the truth.
+          await releaseIngestLease(context, uploadId);
+          await finishUpload(context, uploadId, attemptId, { status: 'Accepted', packages: [{ name: bundle!.metadata.name, version: bundle!.metadata.version }], error: null });
+          await context.store.delete(bundleKey);
+          return { outcome: 'accepted', name: bundle!.metadata.name, version: bundle!.metadata.version, unchanged: false, contentDigest: staged.record.contentDigest };
+        }
       }
       const envelope = isBundlesFault(error) ? error.toEnvelope() : internalFailure(error, attempts);
       if (isBundlesFault(error)) log.warn('bundle rejected', { type: envelope.type, reason: envelope.message });
@@ -171,6 +180,16 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
     heartbeat.stop();
     await opened.close();
   }
+}
+
+/** What an attempt has staged so far: its package record, once written. */
+interface Staged {
+  record?: { readonly coordinate: string; readonly contentDigest: string };
+}
+
+async function stillStaged(context: RegistryContext, staged: NonNullable<Staged['record']>): Promise<boolean> {
+  const record = (await readJson<PackageRecord>(context.store, packageRecordKey(staged.coordinate)))?.value;
+  return record !== undefined && record.contentDigest === staged.contentDigest && (record.status === 'Processing' || record.status === 'Added');
 }
 
 type Claim =
@@ -216,8 +235,9 @@ async function claimUpload(context: RegistryContext, uploadId: string, bundleKey
 interface Heartbeat {
   /** Called as work progresses: writes a heartbeat if one is due. */
   beat(): void;
-  /** The lease to keep fresh too, while the attempt holds one. */
+  /** The lease to keep fresh too, while the attempt holds one, and when it was last written. */
   lease: IngestLease | undefined;
+  leaseWrittenAt: number;
   stop(): void;
 }
 
@@ -239,7 +259,12 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
     writing = updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) =>
       current && current.attemptId === attemptId && current.status === 'Validating' ? { ...current, updatedAt: context.now().toISOString() } : undefined,
     )
-      .then(() => (lease && heartbeat.lease === lease ? writeIngestLease(context, lease) : undefined))
+      .then(async () => {
+        if (!lease || heartbeat.lease !== lease) return;
+        const startedAt = Date.now();
+        await writeIngestLease(context, lease);
+        heartbeat.leaseWrittenAt = startedAt;
+      })
       .catch((error: unknown) => context.log.warn('ingest heartbeat not written', { uploadId, error }))
       .finally(() => (writing = undefined));
   };
@@ -249,7 +274,7 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
   };
   const timer = setInterval(write, Math.max(50, Math.floor(interval / 4)));
   timer.unref();
-  const heartbeat: Heartbeat = { beat, lease: undefined, stop: () => clearInterval(timer) };
+  const heartbeat: Heartbeat = { beat, lease: undefined, leaseWrittenAt: 0, stop: () => clearInterval(timer) };
   return heartbeat;
 }
 
@@ -260,8 +285,9 @@ async function finishUpload(
   outcome: Pick<UploadRecord, 'status' | 'packages' | 'error'>,
 ): Promise<void> {
   await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) => {
-    // Another attempt took over (this one was taken for dead) and recorded its own outcome.
-    if (!current || (current.attemptId !== attemptId && current.status !== 'Validating')) return undefined;
+    // The first outcome recorded stands: an attempt taken for dead that finishes after another
+    // one (or the reverse) never flips Accepted and Rejected.
+    if (!current || current.status !== 'Validating') return undefined;
     const { lastError: _lastError, ...rest } = current;
     return { ...rest, ...outcome, updatedAt: context.now().toISOString() };
   });
@@ -269,7 +295,7 @@ async function finishUpload(
 
 /** Every key the package's coordinate goes into must fit the store's key limit. */
 function checkCoordinateFits(name: string, version: string, coordinate: string, images: readonly PublishedImage[]): void {
-  const keys = [packageMetadataKey(coordinate, '0'.repeat(64)), fragmentKey(coordinate), ...images.filter((image) => image.tag).map((image) => tagOwnerKey(image.repository, image.tag!, coordinate))];
+  const keys = [packageMetadataKey(coordinate, '0'.repeat(64)), fragmentKey(coordinate, '0'.repeat(64)), ...images.filter((image) => image.tag).map((image) => tagOwnerKey(image.repository, image.tag!, coordinate))];
   for (const key of keys) {
     const reason = invalidKeyReason(key);
     if (reason !== undefined) throw new PackageCoordinateTooLongError(name, version, key.length);
@@ -282,6 +308,7 @@ async function stagePackage(
   uploadId: string,
   attemptId: string,
   heartbeat: Heartbeat,
+  staged: Staged,
 ): Promise<Extract<IngestOutcome, { outcome: 'accepted' }>> {
   const { metadata, manifest } = bundle;
   const coordinate = encodeCoordinate(metadata);
@@ -295,9 +322,10 @@ async function stagePackage(
   const accepted = (unchanged: boolean) => ({ outcome: 'accepted' as const, name: metadata.name, version: metadata.version, unchanged, contentDigest });
 
   const existing = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
-  if (existing && existing.value.status !== 'Failed') {
+  if (existing && !isReplaceableRecord(existing.value)) {
     if (existing.value.contentDigest === contentDigest && existing.value.status !== 'Removing') {
       // The same content again: nothing to do (but make sure a publish is under way).
+      staged.record = { coordinate, contentDigest };
       if (existing.value.status === 'Processing') await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
       return accepted(true);
     }
@@ -308,11 +336,12 @@ async function stagePackage(
   const lease: IngestLease = { uploadId, attemptId, resources, imageBlobs, document: `${coordinate}/${contentDigest}` };
   await writeIngestLease(context, lease);
   heartbeat.lease = lease;
+  heartbeat.leaseWrittenAt = Date.now();
   const release = async (): Promise<void> => {
     heartbeat.lease = undefined;
     await releaseIngestLease(context, uploadId);
   };
-  const collections = await runningGcRuns(context);
+  let collections = await runningGcRuns(context);
   const alive = (): void => heartbeat.beat();
   for (const digest of resources) await copyContent(context, bundle, 'resource', digest, alive);
   for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest, alive);
@@ -321,14 +350,25 @@ async function stagePackage(
     await context.store.put(packageManifestKey(coordinate, contentDigest), manifestBytes, { contentType: 'application/json' });
   };
   await writeDocuments();
-  if (collections.length > 0) {
-    // A collection that was under way before the lease existed may have deleted a file this
-    // bundle found stored, or the documents just written: once it has ended, put back whatever
-    // is missing.
+  // Until the record is written, the lease alone keeps these files. Put back what a collection may
+  // have deleted: one already under way when the lease was written (it did not see it), or any
+  // that ran while this attempt stalled so long that its lease looked expired.
+  let mustCheck = collections.length > 0;
+  for (let round = 0; ; round++) {
+    if (Date.now() - heartbeat.leaseWrittenAt > staleAfterMs(context.settings) / 2) {
+      await writeIngestLease(context, lease);
+      heartbeat.leaseWrittenAt = Date.now();
+      collections = await runningGcRuns(context);
+      mustCheck = true;
+    }
+    if (!mustCheck) break;
+    if (round >= 10) throw new ObjectStoreError(context.store.name, 'the lease of this ingest kept lapsing: the store is too slow');
     await waitForGcRuns(context, collections, staleAfterMs(context.settings));
     await writeDocuments();
     for (const digest of resources) if (!(await context.store.head(resourceKey(digest)))) await copyContent(context, bundle, 'resource', digest, alive);
     for (const digest of imageBlobs) if (!(await context.store.head(imageBlobKey(digest)))) await copyContent(context, bundle, 'image-blob', digest, alive);
+    collections = [];
+    mustCheck = false;
   }
 
   const now = context.now().toISOString();
@@ -351,9 +391,10 @@ async function stagePackage(
     // Another upload of the same coordinate got in first: judge again against what it wrote.
     await release();
     const winner = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
-    if (winner?.value.contentDigest === contentDigest && winner.value.status !== 'Failed' && winner.value.status !== 'Removing') return accepted(true);
+    if (winner?.value.contentDigest === contentDigest && !isReplaceableRecord(winner.value) && winner.value.status !== 'Removing') return accepted(true);
     throw new PackageAlreadyExistsError(metadata.name, metadata.version);
   }
+  staged.record = { coordinate, contentDigest };
   await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
   // The record names every file now: the lease has done its work.
   await release();
@@ -438,7 +479,7 @@ export async function markFailedUnlessPublished(
   if (error.type === 'PackageAlreadyExists' || error.type === 'PackageCoordinateTooLong') return;
   const now = context.now().toISOString();
   await updateJson<PackageRecord>(context.store, packageRecordKey(encodeCoordinate({ name, version })), (current) => {
-    if (current && current.status !== 'Failed') return undefined;
+    if (current && !isReplaceableRecord(current)) return undefined;
     return {
       name,
       version,

@@ -11,7 +11,8 @@
  *                                         overwrite each other's documents; older data directories
  *                                         have them at packages/<coord>/{metadata,manifest}.json)
  *   resources/sha256/<hex>                content-addressed files
- *   index/fragments/<coord>.json          index fragment: entry + releaseVersion + resource map
+ *   index/fragments/<coord>/<digest>.json index fragment per bundle content: entry + releaseVersion +
+ *                                         resource map (older data: index/fragments/<coord>.json)
  *   index/release-versions/<name>.json    highest releaseVersion given to a package name
  *   index/repo.json.gz                    the published repository (v5, gzip)
  *   docker/blobs/sha256/<hex>             image layers, configs and manifests (content-addressed)
@@ -66,7 +67,17 @@ export const INGEST_LEASES_PREFIX = 'leases/ingest/';
 export const ingestLeaseKey = (uploadId: string): string => `${INGEST_LEASES_PREFIX}${uploadId}.json`;
 export const GC_RUNS_PREFIX = 'leases/gc/';
 export const gcRunKey = (runId: string): string => `${GC_RUNS_PREFIX}${runId}.json`;
-export const fragmentKey = (coordinate: string): string => `${FRAGMENTS_PREFIX}${coordinate}.json`;
+/** Keyed by content, as the documents are: a late publish of other content never overwrites this one. */
+export const fragmentKey = (coordinate: string, contentDigest: string): string => `${FRAGMENTS_PREFIX}${coordinate}/${contentDigest}.json`;
+export const legacyFragmentKey = (coordinate: string): string => `${FRAGMENTS_PREFIX}${coordinate}.json`;
+/** The coordinate and content digest a fragment key names (undefined for legacy keys' digest). */
+export function fragmentOf(key: string): { coordinate: string; contentDigest?: string } | undefined {
+  const rest = key.startsWith(FRAGMENTS_PREFIX) ? key.slice(FRAGMENTS_PREFIX.length) : undefined;
+  if (!rest?.endsWith('.json')) return undefined;
+  const parts = rest.slice(0, -'.json'.length).split('/');
+  if (parts.length === 1) return { coordinate: parts[0]! };
+  return parts.length === 2 ? { coordinate: parts[0]!, contentDigest: parts[1]! } : undefined;
+}
 export const releaseCounterKey = (name: string): string => `index/release-versions/${name}.json`;
 
 /** The upload a stored bundle key belongs to: `uploads/<id>.dcos` → id; `drop/<file>` → a stable id. */

@@ -10,12 +10,14 @@ import { VersionNotFoundError } from './registry-errors.ts';
 
 export async function describe(context: RegistryContext, name: string, version: string): Promise<PackageRecord> {
   const record = await readJson<PackageRecord>(context.store, packageRecordKey(encodeCoordinate({ name, version })));
-  if (!record) throw new VersionNotFoundError(name, version);
+  if (!record || record.value.status === 'Removed') throw new VersionNotFoundError(name, version);
   return record.value;
 }
 
 export async function listPackages(context: RegistryContext, filter: { name?: string } = {}): Promise<PackageRecord[]> {
-  const records = (await readAllRecords(context)).map((entry) => entry.record).filter((record) => filter.name === undefined || record.name === filter.name);
+  const records = (await readAllRecords(context))
+    .map((entry) => entry.record)
+    .filter((record) => record.status !== 'Removed' && (filter.name === undefined || record.name === filter.name));
   return records.sort((a, b) => a.name.localeCompare(b.name) || (b.releaseVersion ?? 0) - (a.releaseVersion ?? 0));
 }
 
@@ -24,8 +26,8 @@ export async function requestRemoval(context: RegistryContext, name: string, ver
   const key = packageRecordKey(encodeCoordinate({ name, version }));
   let found = false;
   const updated = await updateJson<PackageRecord>(context.store, key, (current) => {
-    found = current !== undefined;
-    if (!current || current.status === 'Removing') return undefined;
+    found = current !== undefined && current.status !== 'Removed';
+    if (!current || current.status === 'Removing' || current.status === 'Removed') return undefined;
     return { ...current, status: 'Removing', updatedAt: context.now().toISOString() };
   });
   if (!found || !updated) throw new VersionNotFoundError(name, version);

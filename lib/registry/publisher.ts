@@ -26,11 +26,12 @@ import { readAllRecords } from './maintenance/live-set.ts';
 import { reconcile } from './maintenance/reconciler.ts';
 import { deriveTag, publishTags, unpublishTags } from './image-tags.ts';
 import { repositoryEntry, type IndexFragment } from './index-document.ts';
-import { readJson, updateJson, writeJson } from './json-objects.ts';
+import { readJson, updateJson, writeJson, writeJsonIf } from './json-objects.ts';
 import {
   fragmentKey,
   imageBlobKey,
   INDEX_KEY,
+  legacyFragmentKey,
   legacyPackageManifestKey,
   legacyPackageMetadataKey,
   packageManifestKey,
@@ -97,10 +98,11 @@ async function recordJobFailure(context: RegistryContext, job: RegistryJob, erro
       return current && current.status === 'Removing' ? { ...current, error: envelope, updatedAt: context.now().toISOString() } : undefined;
     });
     if (job.kind === 'publish') {
-      // Its fragment, if written, must not outlive its publication.
-      const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
+      // Tags it may have taken go back to their other owners (a Failed package owns none). Its
+      // fragment, if written, is collected: no live record names it.
       const record = (await readJson<PackageRecord>(context.store, packageRecordKey(coordinate)))?.value;
-      if (fragment?.contentDigest === job.bundleDigest && record?.status === 'Failed') await context.store.delete(fragmentKey(coordinate));
+      for (const image of record?.images ?? []) if (image.tag) await deriveTag(context, image.repository, image.tag);
+      await context.queue.send({ kind: 'collect-garbage' }, { deduplicationId: `gc-after-failed-${job.bundleDigest}` });
     }
     await recordAudit(context, {
       actor: 'registry',
@@ -120,6 +122,12 @@ const stillPublishing = (record: PackageRecord | undefined, contentDigest: strin
 
 async function readPackageDocument<T>(context: RegistryContext, key: string, legacyKey: string): Promise<T | undefined> {
   return (await readJson<T>(context.store, key))?.value ?? (await readJson<T>(context.store, legacyKey))?.value;
+}
+
+/** The fragment of this content (or, in an older data directory, the one fragment of the version). */
+export async function readFragment(context: RegistryContext, coordinate: string, contentDigest: string): Promise<IndexFragment | undefined> {
+  const fragment = await readPackageDocument<IndexFragment>(context, fragmentKey(coordinate, contentDigest), legacyFragmentKey(coordinate));
+  return fragment?.contentDigest === contentDigest ? fragment : undefined;
 }
 
 export async function publishPackage(context: RegistryContext, name: string, version: string, contentDigest: string): Promise<void> {
@@ -153,7 +161,7 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     resources: manifest.resources.map(({ ref, sha256, filename }) => ({ ref, sha256, filename })),
     images: manifest.images.map(({ ref, repository, tag, digest }) => ({ ref, repository, ...(tag ? { tag } : {}), digest })),
   };
-  await writeJson(context.store, fragmentKey(coordinate), fragment);
+  await writeJson(context.store, fragmentKey(coordinate, contentDigest), fragment);
   // Tags are for people; /repo names images by digest, which /v2/ serves from the blobs alone.
   await publishTags(context, coordinate, withRelease ?? record.value, fragment.releaseVersion);
   const published = await context.store.head(INDEX_KEY);
@@ -188,7 +196,7 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     throw error;
   }
   if (!result.published) {
-    await undoAbandonedPublish(context, coordinate, fragment, record.value);
+    await undoAbandonedPublish(context, record.value);
     log.info('publish abandoned: the package was removed or replaced meanwhile');
     return;
   }
@@ -197,11 +205,11 @@ export async function publishPackage(context: RegistryContext, name: string, ver
   log.info('package published', { releaseVersion: fragment.releaseVersion, indexEntries: result.entries });
 }
 
-/** Takes back what a publish that lost to a removal wrote (its fragment, its tag ownership). */
-async function undoAbandonedPublish(context: RegistryContext, coordinate: string, fragment: IndexFragment, record: PackageRecord): Promise<void> {
-  const current = (await readJson<PackageRecord>(context.store, packageRecordKey(coordinate)))?.value;
-  const stored = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
-  if (stored?.contentDigest === fragment.contentDigest && current?.contentDigest !== fragment.contentDigest) await context.store.delete(fragmentKey(coordinate));
+/**
+ * Takes back the tag ownership of a publish that lost to a removal. Its fragment stays for
+ * collection: keyed by content, it can never stand for another publication of the version.
+ */
+async function undoAbandonedPublish(context: RegistryContext, record: PackageRecord): Promise<void> {
   for (const image of record.images ?? []) if (image.tag) await deriveTag(context, image.repository, image.tag);
 }
 
@@ -239,21 +247,34 @@ async function allocateReleaseVersion(context: RegistryContext, name: string): P
 
 export async function removePackage(context: RegistryContext, name: string, version: string): Promise<void> {
   const coordinate = encodeCoordinate({ name, version });
-  const record = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
-  if (!record || record.value.status !== 'Removing') return;
-  // Out of the index first: from here on no client is sent to the files about to go.
-  const index = await updatePublishedIndex(context.store, hostsOf(context), (current) =>
-    current.some((entry) => sameEntry(entry, name, version)) ? current.filter((entry) => !sameEntry(entry, name, version)) : undefined, { validate: () => [] });
-  if (index.published) recordIndexMetrics(context, index.entries, index.bytes);
-  await context.store.delete(fragmentKey(coordinate));
+  const recordKey = packageRecordKey(coordinate);
+  const read = await readJson<PackageRecord>(context.store, recordKey);
+  if (!read || read.value.status !== 'Removing') return;
+  const removing = read.value;
+  // The very record this removal read, still Removing: a late duplicate of this job, or one that
+  // was taken for dead, must never touch a version added again since.
+  const stillThisRemoval = async (): Promise<boolean> => {
+    const current = (await readJson<PackageRecord>(context.store, recordKey))?.value;
+    return current?.status === 'Removing' && current.contentDigest === removing.contentDigest && current.updatedAt === removing.updatedAt;
+  };
+  // Out of the index first: from here on no client is sent to the files about to go. The index is
+  // written even when the entry is not in it, so a publish that read it before the record went
+  // Removing fails its compare-and-swap, reads the record again and gives up.
+  const index = await updatePublishedIndex(
+    context.store,
+    hostsOf(context),
+    async (current) => ((await stillThisRemoval()) ? current.filter((entry) => !sameEntry(entry, name, version)) : undefined),
+    { validate: () => [] },
+  );
+  if (!index.published) return;
+  recordIndexMetrics(context, index.entries, index.bytes);
   // The record is Removing: it owns none of its tags any more, each goes to its next latest owner.
-  await unpublishTags(context, coordinate, record.value.images ?? []);
-  await context.store.delete(packageMetadataKey(coordinate, record.value.contentDigest));
-  await context.store.delete(packageManifestKey(coordinate, record.value.contentDigest));
-  await context.store.delete(legacyPackageMetadataKey(coordinate));
-  await context.store.delete(legacyPackageManifestKey(coordinate));
-  await context.store.delete(packageRecordKey(coordinate));
-  // Its files are unreachable now unless another package names them; collection decides.
+  await unpublishTags(context, coordinate, removing.images ?? []);
+  // A tombstone, by compare-and-swap, instead of a delete: a version added again meanwhile wins.
+  const removed = await writeJsonIf<PackageRecord>(context.store, recordKey, { ...removing, status: 'Removed', error: null, updatedAt: context.now().toISOString() }, read.etag);
+  if (removed === undefined) return;
+  // Its files, documents and fragment are now unreachable unless another record names them;
+  // collection decides.
   if (context.settings.gcGraceSeconds === 0) await collectGarbage(context);
   context.log.info('package removed', { package: name, version });
 }
@@ -279,8 +300,7 @@ export async function publishableFragments(context: RegistryContext): Promise<In
     const batch = await Promise.all(
       records.slice(start, start + 32).map(async ({ coordinate, record }) => {
         if (record.status !== 'Added' && record.status !== 'Processing') return undefined;
-        const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
-        return fragment && fragment.contentDigest === record.contentDigest ? fragment : undefined;
+        return readFragment(context, coordinate, record.contentDigest);
       }),
     );
     for (const fragment of batch) if (fragment) fragments.push(fragment);

@@ -40,7 +40,13 @@ export interface PublishedImage {
   readonly mediaType: string;
 }
 
-export type PackageStatus = 'Processing' | 'Added' | 'Failed' | 'Removing';
+/**
+ * `Removed` is a tombstone: the record a removal leaves instead of deleting it, so that every
+ * change to a record stays a conditional write (a late duplicate removal can never delete a
+ * version added again since). The API treats it as absent; an ingest replaces it as it replaces
+ * a Failed one.
+ */
+export type PackageStatus = 'Processing' | 'Added' | 'Failed' | 'Removing' | 'Removed';
 
 export interface PackageRecord {
   readonly name: string;
@@ -65,6 +71,11 @@ export interface PackageRecord {
 /** The states a record leaves on its own; a record in one of these for too long is stuck. */
 export const TRANSIENT_UPLOAD_STATES: ReadonlySet<UploadStatus> = new Set(['Uploading', 'Validating']);
 export const TRANSIENT_PACKAGE_STATES: ReadonlySet<PackageStatus> = new Set(['Processing', 'Removing']);
+
+/** A record an ingest may replace: the version is not in the registry. */
+export function isReplaceableRecord(record: PackageRecord): boolean {
+  return record.status === 'Failed' || record.status === 'Removed';
+}
 
 /** Records whose files are live: everything they name must stay stored. */
 export function isLiveRecord(record: PackageRecord): boolean {

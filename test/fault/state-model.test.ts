@@ -265,7 +265,7 @@ describe('state model: two writers', () => {
     gate.release();
     await publish;
     assert.deepEqual((await harness.indexed()).filter((entry) => entry.startsWith('racing')), []);
-    assert.equal(await harness.record('racing', '1.0.0'), undefined);
+    assert.equal((await harness.record('racing', '1.0.0'))?.status, 'Removed');
     harness.queue.sent.length = 0;
     await harness.drain();
     await assertHealthy(harness);
@@ -319,7 +319,7 @@ describe('state model: restarts and stuck records', () => {
     harness.store.clear();
     await harness.drain();
     assert.equal((await harness.record('orphaned-publish', '2.0.0'))?.status, 'Added');
-    assert.equal(await harness.record('orphaned-remove', '1.0.0'), undefined);
+    assert.equal((await harness.record('orphaned-remove', '1.0.0'))?.status, 'Removed');
     assert.equal((await harness.record('orphaned-upload', '1.0.0'))?.status, 'Added');
     assert.equal((await harness.uploadRecord('stuck-upload'))?.status, 'Accepted');
     gate.release();

@@ -161,8 +161,10 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     assert.equal((await fetch(`${registry.url}/v2/mesosphere/app/tags/list`)).status, 404);
     assert.deepEqual(await (await fetch(`${registry.url}/v2/_catalog`)).json(), { repositories: [] });
     // No grace window in this registry: collection ran with the removal.
-    for (const prefix of ['docker/blobs/', 'docker/repositories/', 'resources/', 'refs/', 'leases/', 'packages/', 'index/fragments/']) {
+    for (const prefix of ['docker/blobs/', 'docker/repositories/', 'resources/', 'refs/', 'leases/', 'index/fragments/']) {
       assert.deepEqual(await storedKeys(registry, prefix), [], prefix);
     }
+    // Only the removed versions' tombstone records stay.
+    assert.deepEqual((await storedKeys(registry, 'packages/')).filter((key) => !key.endsWith('/record.json')), []);
   });
 });

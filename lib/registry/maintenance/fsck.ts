@@ -17,14 +17,12 @@
  * the index is derived again (reindex); stuck records are reconciled; leftovers are collected.
  */
 import type { RegistryContext } from '../context.ts';
-import { deriveTag, tagOwnerOf, type Catalog, type TagList, type TagOwner } from '../image-tags.ts';
-import type { IndexFragment } from '../index-document.ts';
-import { listAllKeys, listAllObjects, readJson, updateJson, writeJson } from '../json-objects.ts';
+import { expectedDockerState, rederiveTags, storedTags, type Catalog } from '../image-tags.ts';
+import { listAllKeys, listAllObjects, readJson, updateJson } from '../json-objects.ts';
 import {
   CATALOG_KEY,
-  DOCKER_REPOSITORIES_PREFIX,
   FRAGMENTS_PREFIX,
-  fragmentKey,
+  fragmentOf,
   IMAGE_BLOBS_PREFIX,
   imageBlobKey,
   legacyPackageManifestKey,
@@ -34,10 +32,6 @@ import {
   packageRecordKey,
   RESOURCES_PREFIX,
   resourceKey,
-  TAG_OWNERS_PREFIX,
-  tagKey,
-  tagListKey,
-  tagOwnerKey,
   UPLOADS_PREFIX,
 } from '../layout.ts';
 import { isLiveRecord, TRANSIENT_PACKAGE_STATES, TRANSIENT_UPLOAD_STATES, type PackageRecord, type UploadRecord } from '../records.ts';
@@ -47,7 +41,7 @@ import { collectGarbage } from './garbage-collector.ts';
 import { liveIngestLeases } from './leases.ts';
 import { liveSetOf, readAllRecords, type StoredRecord } from './live-set.ts';
 import { reconcile } from './reconciler.ts';
-import { reindex } from '../publisher.ts';
+import { readFragment, reindex } from '../publisher.ts';
 import { isLeftOverBundle, isStuckUpload, staleAfterMs } from './timing.ts';
 
 export type ViolationType =
@@ -87,7 +81,6 @@ interface Findings {
   readonly checked: FsckReport['checked'];
   /** Live records with content missing: to be taken out of /repo and marked Failed. */
   readonly damaged: StoredRecord[];
-  readonly tagsToDerive: Set<string>;
 }
 
 export async function fsck(context: RegistryContext, options: { repair?: boolean } = {}): Promise<FsckReport> {
@@ -139,8 +132,8 @@ async function inspect(context: RegistryContext): Promise<Findings> {
     const coordinate = encodeCoordinate({ name: String(entry.name), version: String(entry.version) });
     indexed.add(coordinate);
     const owner = byCoordinate.get(coordinate)?.record;
-    const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
-    if (!owner || (owner.status !== 'Added' && owner.status !== 'Processing') || fragment?.contentDigest !== owner.contentDigest) {
+    const fragment = owner ? await readFragment(context, coordinate, owner.contentDigest) : undefined;
+    if (!owner || (owner.status !== 'Added' && owner.status !== 'Processing') || !fragment) {
       add('IndexEntryOrphaned', `/repo lists ${String(entry.name)} ${String(entry.version)}, which ${owner ? `is ${owner.status}` : 'has no record'}${fragment ? '' : ' and no fragment'}`, {
         package: entry.name,
         version: entry.version,
@@ -152,10 +145,12 @@ async function inspect(context: RegistryContext): Promise<Findings> {
       add('PackageNotPublished', `package ${record.name} ${record.version} is Added but not in /repo`, { package: record.name, version: record.version });
     }
   }
-  for (const key of await listAllKeys(context.store, FRAGMENTS_PREFIX)) {
-    const coordinate = key.slice(FRAGMENTS_PREFIX.length, -'.json'.length);
-    const owner = byCoordinate.get(coordinate)?.record;
-    if (!owner || !isLiveRecord(owner)) add('FragmentOrphaned', `fragment ${key} belongs to no live package`, { key });
+  for (const { key, lastModified } of await listAllObjects(context.store, FRAGMENTS_PREFIX)) {
+    const named = fragmentOf(key);
+    const owner = named ? byCoordinate.get(named.coordinate)?.record : undefined;
+    const live = owner !== undefined && isLiveRecord(owner) && (named?.contentDigest === undefined || named.contentDigest === owner.contentDigest);
+    // Left for collection after a removal: a leftover only once the grace window has passed.
+    if (!live && now - lastModified.getTime() >= context.settings.gcGraceSeconds * 1000) add('FragmentOrphaned', `fragment ${key} belongs to no live package`, { key });
   }
 
   // Stored files: live, or young enough to be an upload's or an ingest's.
@@ -175,57 +170,29 @@ async function inspect(context: RegistryContext): Promise<Findings> {
   }
 
   // Tags, derived from the records: the latest publisher of each repository:tag.
-  const { tags: expectedTags, lists: expectedLists, owners: expectedOwners } = expectedDockerState(records);
-  const tagsToDerive = new Set<string>(expectedTags.keys());
-  const storedTags = new Map<string, string>();
-  const storedLists = new Map<string, readonly string[]>();
-  for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
-    const rest = key.slice(DOCKER_REPOSITORIES_PREFIX.length);
-    const tagAt = rest.lastIndexOf('/_tags/');
-    if (tagAt > 0) {
-      const repositoryTag = `${rest.slice(0, tagAt)}:${rest.slice(tagAt + '/_tags/'.length)}`;
-      storedTags.set(repositoryTag, (await context.store.head(key))?.metadata.digest ?? '');
-    } else if (rest.endsWith('/_tags.json')) {
-      const repository = rest.slice(0, -'/_tags.json'.length);
-      storedLists.set(repository, (await readJson<TagList>(context.store, key))?.value.tags ?? []);
+  const expected = expectedDockerState(records);
+  const stored = await storedTags(context);
+  for (const [repositoryTag, owner] of expected.tags) {
+    const digest = stored.tags.get(repositoryTag);
+    if (digest !== owner.digest) {
+      add('TagMismatch', `tag ${repositoryTag} ${digest ? `names ${digest}` : 'is missing'}; its latest publisher has ${owner.digest}`, { tag: repositoryTag, stored: digest ?? null, expected: owner.digest });
     }
   }
-  for (const [repositoryTag, expected] of expectedTags) {
-    const stored = storedTags.get(repositoryTag);
-    if (stored !== expected.digest) {
-      add('TagMismatch', `tag ${repositoryTag} ${stored ? `names ${stored}` : 'is missing'}; its latest publisher has ${expected.digest}`, { tag: repositoryTag, stored: stored ?? null, expected: expected.digest });
-    }
+  for (const repositoryTag of stored.tags.keys()) {
+    if (!expected.tags.has(repositoryTag)) add('TagStray', `tag ${repositoryTag} is published by no package`, { tag: repositoryTag });
   }
-  for (const repositoryTag of storedTags.keys()) {
-    if (!expectedTags.has(repositoryTag)) {
-      add('TagStray', `tag ${repositoryTag} is published by no package`, { tag: repositoryTag });
-      tagsToDerive.add(repositoryTag);
-    }
-  }
-  for (const key of await listAllKeys(context.store, TAG_OWNERS_PREFIX)) {
-    if (expectedOwners.has(key)) continue;
-    const marker = (await readJson<TagOwner>(context.store, key))?.value;
-    const owner = marker ? byCoordinate.get(marker.coordinate)?.record : undefined;
-    // A marker of a package being published is fine; any other is stale (harmless, but repaired).
-    if (owner?.status !== 'Processing') {
-      const rest = key.slice(TAG_OWNERS_PREFIX.length);
-      const at = rest.lastIndexOf('/@');
-      const tag = rest.slice(at + 2, rest.indexOf('/', at + 2));
-      tagsToDerive.add(`${rest.slice(0, at)}:${tag}`);
-    }
-  }
-  for (const [repository, tagSet] of expectedLists) {
-    const stored = storedLists.get(repository);
+  for (const [repository, tagSet] of expected.lists) {
+    const listed = stored.lists.get(repository);
     const tags = [...tagSet].sort();
-    if (!stored || [...stored].sort().join(',') !== tags.join(',')) {
-      add('TagListMismatch', `the tag list of ${repository} is ${stored ? `[${stored.join(', ')}]` : 'missing'}, not [${tags.join(', ')}]`, { repository });
+    if (!listed || [...listed].sort().join(',') !== tags.join(',')) {
+      add('TagListMismatch', `the tag list of ${repository} is ${listed ? `[${listed.join(', ')}]` : 'missing'}, not [${tags.join(', ')}]`, { repository });
     }
   }
-  for (const repository of storedLists.keys()) {
-    if (!expectedLists.has(repository)) add('TagListMismatch', `repository ${repository} has a tag list but no package publishes it`, { repository });
+  for (const repository of stored.lists.keys()) {
+    if (!expected.lists.has(repository)) add('TagListMismatch', `repository ${repository} has a tag list but no package publishes a tag of it`, { repository });
   }
   const catalog = (await readJson<Catalog>(context.store, CATALOG_KEY))?.value.repositories ?? [];
-  const expectedCatalog = [...expectedLists.keys()].sort();
+  const expectedCatalog = [...expected.lists.keys()].sort();
   if ([...catalog].sort().join(',') !== expectedCatalog.join(',')) {
     add('CatalogMismatch', `the catalog lists [${catalog.join(', ')}], not [${expectedCatalog.join(', ')}]`, { stored: catalog, expected: expectedCatalog });
   }
@@ -242,7 +209,7 @@ async function inspect(context: RegistryContext): Promise<Findings> {
       add('BundleLeftOver', `${upload.bundleKey} is still stored though its upload ended (${upload.status})`, { key: upload.bundleKey });
     }
   }
-  return { violations, damaged, tagsToDerive, checked: { records: records.length, indexEntries: indexed.size, files, tags: storedTags.size } };
+  return { violations, damaged, checked: { records: records.length, indexEntries: indexed.size, files, tags: stored.tags.size } };
 }
 
 async function repair(context: RegistryContext, findings: Findings): Promise<void> {
@@ -259,25 +226,19 @@ async function repair(context: RegistryContext, findings: Findings): Promise<voi
         : undefined,
     );
   }
-  // Owner markers from the records, then every tag that is, or should be, there.
-  const records = await readAllRecords(context);
-  const expected = expectedDockerState(records);
-  for (const [key, owner] of expected.owners) await writeJson(context.store, key, owner);
-  for (const repositoryTag of expected.tags.keys()) findings.tagsToDerive.add(repositoryTag);
-  for (const repositoryTag of findings.tagsToDerive) {
-    const at = repositoryTag.lastIndexOf(':');
-    await deriveTag(context, repositoryTag.slice(0, at), repositoryTag.slice(at + 1));
-  }
-  await repairListsAndCatalog(context, expected.lists);
-  for (const { coordinate, record } of records) {
-    if (!isLiveRecord(record)) await context.store.delete(fragmentKey(coordinate));
+  // Tags, lists and catalog derived again; each record read afresh (the registry may be live).
+  await rederiveTags(context, await readAllRecords(context));
+  for (const key of await listAllKeys(context.store, FRAGMENTS_PREFIX)) {
+    const named = fragmentOf(key);
+    if (!named) continue;
+    const owner = (await readJson<PackageRecord>(context.store, packageRecordKey(named.coordinate)))?.value;
+    const live = owner !== undefined && isLiveRecord(owner) && (named.contentDigest === undefined || named.contentDigest === owner.contentDigest);
+    if (!live) await context.store.delete(key);
   }
   await reindex(context);
   // Added records whose fragment is gone cannot be indexed from it: publish them again.
-  for (const { coordinate, record } of records) {
-    if (record.status !== 'Added') continue;
-    const fragment = (await readJson<IndexFragment>(context.store, fragmentKey(coordinate)))?.value;
-    if (fragment?.contentDigest === record.contentDigest) continue;
+  for (const { coordinate, record } of await readAllRecords(context)) {
+    if (record.status !== 'Added' || (await readFragment(context, coordinate, record.contentDigest))) continue;
     await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
       current && current.contentDigest === record.contentDigest && current.status === 'Added' ? { ...current, status: 'Processing', updatedAt: context.now().toISOString() } : undefined,
     );
@@ -285,49 +246,4 @@ async function repair(context: RegistryContext, findings: Findings): Promise<voi
   }
   await reconcile(context);
   await collectGarbage(context);
-}
-
-/**
- * What the Docker side must say, from the Added records alone: each repository's tags, each
- * tag's latest publisher (highest releaseVersion), and the owner marker of every tagged image.
- */
-function expectedDockerState(records: readonly StoredRecord[]): {
-  tags: Map<string, TagOwner>;
-  lists: Map<string, Set<string>>;
-  owners: Map<string, TagOwner>;
-} {
-  const tags = new Map<string, TagOwner>();
-  const lists = new Map<string, Set<string>>();
-  const owners = new Map<string, TagOwner>();
-  for (const { coordinate, record } of records) {
-    if (record.status !== 'Added') continue;
-    for (const image of record.images ?? []) {
-      const listed = lists.get(image.repository) ?? new Set<string>();
-      lists.set(image.repository, listed);
-      if (!image.tag) continue;
-      listed.add(image.tag);
-      const owner = tagOwnerOf(coordinate, record, image, record.releaseVersion ?? 0);
-      owners.set(tagOwnerKey(image.repository, image.tag, coordinate), owner);
-      const repositoryTag = `${image.repository}:${image.tag}`;
-      const latest = tags.get(repositoryTag);
-      if (!latest || owner.releaseVersion > latest.releaseVersion) tags.set(repositoryTag, owner);
-    }
-  }
-  return { tags, lists, owners };
-}
-
-/** Tag lists and the catalog, written from the tags the records publish. */
-async function repairListsAndCatalog(context: RegistryContext, lists: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
-  for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
-    if (!key.endsWith('/_tags.json')) continue;
-    const repository = key.slice(DOCKER_REPOSITORIES_PREFIX.length, -'/_tags.json'.length);
-    if (!lists.has(repository)) await context.store.delete(key);
-  }
-  for (const [repository, tags] of lists) await writeJson<TagList>(context.store, tagListKey(repository), { name: repository, tags: [...tags].sort() });
-  for (const key of await listAllKeys(context.store, DOCKER_REPOSITORIES_PREFIX)) {
-    const rest = key.slice(DOCKER_REPOSITORIES_PREFIX.length);
-    const at = rest.lastIndexOf('/_tags/');
-    if (at > 0 && !lists.get(rest.slice(0, at))?.has(rest.slice(at + '/_tags/'.length))) await context.store.delete(tagKey(rest.slice(0, at), rest.slice(at + '/_tags/'.length)));
-  }
-  await writeJson<Catalog>(context.store, CATALOG_KEY, { repositories: [...lists.keys()].sort() });
 }

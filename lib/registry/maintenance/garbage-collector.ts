@@ -11,9 +11,10 @@
  */
 import type { RegistryContext } from '../context.ts';
 import { listAllKeys, listAllObjects, readJson } from '../json-objects.ts';
-import { FRAGMENTS_PREFIX, IMAGE_BLOBS_PREFIX, PACKAGES_PREFIX, packageRecordKey, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
-import { TRANSIENT_UPLOAD_STATES, type UploadRecord } from '../records.ts';
-import { endGcRun, liveIngestLeases, startGcRun } from './leases.ts';
+import { FRAGMENTS_PREFIX, fragmentOf, IMAGE_BLOBS_PREFIX, PACKAGES_PREFIX, packageRecordKey, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
+import { isLiveRecord, TRANSIENT_UPLOAD_STATES, type PackageRecord, type UploadRecord } from '../records.ts';
+import { liveIngestLeases, startGcRun } from './leases.ts';
+import { rederiveTags } from '../image-tags.ts';
 import { liveSetOf, readAllRecords, type LiveSet } from './live-set.ts';
 import { isLeftOverBundle, staleAfterMs } from './timing.ts';
 
@@ -34,7 +35,12 @@ export async function collectGarbage(context: RegistryContext): Promise<Collecti
   // Ages are measured from the start of the run: nothing written while it runs is ever swept
   // (as long as the store's clock agrees with ours; leases.ts covers the rest).
   const now = context.now().getTime();
-  const run = await startGcRun(context);
+  const gc = await startGcRun(context);
+  // Every delete of this run goes through here: none once the run may have been taken for dead.
+  const remove = async (key: string): Promise<void> => {
+    gc.assertAlive();
+    await context.store.delete(key);
+  };
   try {
     // Leases first, then records: see leases.ts for why the order matters.
     const leases = await liveIngestLeases(context, staleAfterMs(context.settings));
@@ -57,23 +63,25 @@ export async function collectGarbage(context: RegistryContext): Promise<Collecti
           waiting++;
           continue;
         }
-        await context.store.delete(object.key);
+        await remove(object.key);
         deleted++;
       }
     }
-    leftovers += await sweepPackageDocuments(context, live, new Set(records.map((entry) => entry.coordinate)), pastGrace);
+    leftovers += await sweepPackageDocuments(context, remove, live, new Set(records.filter((entry) => isLiveRecord(entry.record)).map((entry) => entry.coordinate)), pastGrace);
     for (const key of leases.expired) {
-      await context.store.delete(key);
+      await remove(key);
       leftovers++;
     }
-    leftovers += await sweepUploads(context, now);
+    leftovers += await sweepUploads(context, remove, now);
+    // The Docker side derived again from the records: heals what a failed or raced publication left.
+    await rederiveTags(context, records);
     const abandoned = await context.store.sweepAbandonedWrites?.(abandonedWriteAgeMs(context));
     const report = { deleted, waiting, leftovers, abandonedWrites: abandoned?.removed ?? 0 };
     context.log.info('garbage collected', { ...report });
     context.metrics?.count('registry_gc_deleted_total', {}, deleted);
     return report;
   } finally {
-    await endGcRun(context, run);
+    await gc.end();
   }
 }
 
@@ -85,6 +93,7 @@ export function abandonedWriteAgeMs(context: RegistryContext): number {
 /** Metadata and manifests of content no record or lease uses; fragments of packages with no record. */
 async function sweepPackageDocuments(
   context: RegistryContext,
+  remove: (key: string) => Promise<void>,
   live: LiveSet,
   coordinatesWithRecords: ReadonlySet<string>,
   pastGrace: (lastModified: Date) => boolean,
@@ -97,17 +106,19 @@ async function sweepPackageDocuments(
     const isLegacyDocument = parts.length === 3 && (parts[2] === 'metadata.json' || parts[2] === 'manifest.json');
     const unused = isContentDocument ? !live.documents.has(`${coordinate}/${parts[3]}`) : isLegacyDocument && !coordinatesWithRecords.has(coordinate);
     if (unused && pastGrace(object.lastModified)) {
-      await context.store.delete(object.key);
+      await remove(object.key);
       removed++;
     }
   }
   for (const object of await listAllObjects(context.store, FRAGMENTS_PREFIX)) {
-    const coordinate = object.key.slice(FRAGMENTS_PREFIX.length, -'.json'.length);
+    const named = fragmentOf(object.key);
+    if (!named || !pastGrace(object.lastModified) || live.documents.has(`${named.coordinate}/${named.contentDigest}`)) continue;
+    if (named.contentDigest === undefined && coordinatesWithRecords.has(named.coordinate)) continue;
     // A package staged after the records were listed writes its record before its fragment: ask again.
-    if (!coordinatesWithRecords.has(coordinate) && pastGrace(object.lastModified) && !(await context.store.head(packageRecordKey(coordinate)))) {
-      await context.store.delete(object.key);
-      removed++;
-    }
+    const record = (await readJson<PackageRecord>(context.store, packageRecordKey(named.coordinate)))?.value;
+    if (record && isLiveRecord(record) && (named.contentDigest === undefined || record.contentDigest === named.contentDigest)) continue;
+    await remove(object.key);
+    removed++;
   }
   return removed;
 }
@@ -117,7 +128,7 @@ async function sweepPackageDocuments(
  * and the delete leaves one), and upload records past `uploadRecordRetentionSeconds`.
  * Bundles of uploads still under way are the reconciler's, never deleted here.
  */
-async function sweepUploads(context: RegistryContext, now: number): Promise<number> {
+async function sweepUploads(context: RegistryContext, remove: (key: string) => Promise<void>, now: number): Promise<number> {
   let removed = 0;
   for (const key of await listAllKeys(context.store, UPLOADS_PREFIX)) {
     if (!key.endsWith('.json')) continue;
@@ -125,11 +136,11 @@ async function sweepUploads(context: RegistryContext, now: number): Promise<numb
     if (!upload || TRANSIENT_UPLOAD_STATES.has(upload.value.status)) continue;
     const bundleKey = upload.value.bundleKey;
     if (isLeftOverBundle(upload.value, await context.store.head(bundleKey), now, context.settings)) {
-      await context.store.delete(bundleKey);
+      await remove(bundleKey);
       removed++;
     }
     if (now - Date.parse(upload.value.updatedAt) > context.settings.uploadRecordRetentionSeconds * 1000) {
-      await context.store.delete(key);
+      await remove(key);
       removed++;
     }
   }

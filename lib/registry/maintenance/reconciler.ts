@@ -6,7 +6,8 @@
  *   upload Uploading past its URL's lifetime  bundle there → ingest it; none → Rejected (UploadAbandoned)
  *   upload Validating, no heartbeat           bundle there → ingest again (bounded attempts, then Rejected);
  *                                             gone → Accepted if its package was staged, else Rejected
- *   package Processing / Removing             its job queued again (bounded, then Failed / left with an error)
+ *   package Processing / Removing             its job queued again, waiting twice as long each time (a job
+ *                                             that fails records its own failure; a slow queue is no failure)
  *
  * It runs at start-up and on a timer on the embedded server, and on a schedule on AWS. Running
  * it twice, or on two instances at once, is harmless: each step is idempotent and conditional.
@@ -15,7 +16,7 @@ import type { RegistryContext } from '../context.ts';
 import { ingestBundle, internalFailure, markFailedUnlessPublished } from '../ingest.ts';
 import { listAllKeys, readJson, updateJson } from '../json-objects.ts';
 import { packageRecordKey, UPLOADS_PREFIX, uploadRecordKey } from '../layout.ts';
-import type { PackageRecord, UploadRecord } from '../records.ts';
+import { isReplaceableRecord, type PackageRecord, type UploadRecord } from '../records.ts';
 import { liveIngestLeases } from './leases.ts';
 import { readAllRecords, type StoredRecord } from './live-set.ts';
 import { isStuckUpload, staleAfterMs } from './timing.ts';
@@ -27,20 +28,18 @@ export interface ReconcileReport {
   readonly uploadsEnded: number;
   /** Packages whose publish or removal was queued again. */
   readonly packagesRequeued: number;
-  /** Packages marked Failed because their publish never completed. */
-  readonly packagesFailed: number;
   /** Leases of ingests that died, deleted. */
   readonly leasesExpired: number;
 }
 
-/** Times a stuck Processing or Removing record is queued again before it is given up on. */
-export const MAX_REQUEUES = 10;
+/** The longest wait between two requeues of one record, in stale ages (2^6 = 64). */
+const MAX_BACKOFF_DOUBLINGS = 6;
 
 export async function reconcile(context: RegistryContext, options: { staleAfterMs?: number } = {}): Promise<ReconcileReport> {
   const stale = options.staleAfterMs ?? staleAfterMs(context.settings);
   const now = context.now().getTime();
   const records = await readAllRecords(context);
-  const report = { uploadsRetried: 0, uploadsEnded: 0, packagesRequeued: 0, packagesFailed: 0, leasesExpired: 0 };
+  const report = { uploadsRetried: 0, uploadsEnded: 0, packagesRequeued: 0, leasesExpired: 0 };
 
   for (const key of await listAllKeys(context.store, UPLOADS_PREFIX)) {
     if (!key.endsWith('.json')) continue;
@@ -74,7 +73,7 @@ export async function reconcile(context: RegistryContext, options: { staleAfterM
         await context.store.delete(upload.bundleKey);
         report.uploadsEnded++;
       } else {
-        const staged = records.find((entry) => entry.record.uploadId === upload.uploadId && entry.record.status !== 'Failed');
+        const staged = records.find((entry) => entry.record.uploadId === upload.uploadId && !isReplaceableRecord(entry.record));
         if (staged) {
           await endUpload(context, upload, [{ name: staged.record.name, version: staged.record.version }], null);
         } else {
@@ -90,13 +89,11 @@ export async function reconcile(context: RegistryContext, options: { staleAfterM
   }
 
   for (const entry of records) {
-    const age = now - Date.parse(entry.record.updatedAt);
-    if (age < stale) continue;
-    if (entry.record.status === 'Processing' || entry.record.status === 'Removing') {
-      const outcome = await requeue(context, entry);
-      if (outcome === 'requeued') report.packagesRequeued++;
-      if (outcome === 'failed') report.packagesFailed++;
-    }
+    if (entry.record.status !== 'Processing' && entry.record.status !== 'Removing') continue;
+    // Backoff: a job waiting in a long queue is queued again ever more rarely, never given up on.
+    const due = stale * 2 ** Math.min(entry.record.requeues ?? 0, MAX_BACKOFF_DOUBLINGS);
+    if (now - Date.parse(entry.record.updatedAt) < due) continue;
+    if (await requeue(context, entry)) report.packagesRequeued++;
   }
 
   const leases = await liveIngestLeases(context, stale);
@@ -128,29 +125,20 @@ async function endUpload(context: RegistryContext, upload: UploadRecord, package
   );
 }
 
-async function requeue(context: RegistryContext, entry: StoredRecord): Promise<'requeued' | 'failed' | 'changed'> {
+async function requeue(context: RegistryContext, entry: StoredRecord): Promise<boolean> {
   const { record } = entry;
-  const requeues = record.requeues ?? 0;
-  let outcome = 'changed' as 'requeued' | 'failed' | 'changed';
-  const giveUp = record.status === 'Processing' && requeues >= MAX_REQUEUES;
+  const requeues = (record.requeues ?? 0) + 1;
+  let requeued = false;
   await updateJson<PackageRecord>(context.store, packageRecordKey(entry.coordinate), (current) => {
     if (!current || current.updatedAt !== record.updatedAt || current.status !== record.status) return undefined;
-    outcome = giveUp ? 'failed' : 'requeued';
-    const updatedAt = context.now().toISOString();
-    return giveUp
-      ? {
-          ...current,
-          status: 'Failed',
-          error: { type: 'PublishStalled', message: `Publication of ${record.name} ${record.version} never completed (${requeues} tries): add the bundle again`, data: { requeues } },
-          updatedAt,
-        }
-      : { ...current, requeues: requeues + 1, updatedAt };
+    requeued = true;
+    return { ...current, requeues, updatedAt: context.now().toISOString() };
   });
-  if (outcome !== 'requeued') return outcome;
+  if (!requeued) return false;
   const job =
     record.status === 'Processing'
       ? ({ kind: 'publish', name: record.name, version: record.version, bundleDigest: record.contentDigest } as const)
       : ({ kind: 'remove', name: record.name, version: record.version } as const);
-  await context.queue.send(job, { deduplicationId: `requeue-${entry.coordinate.slice(0, 40)}-${record.contentDigest.slice(0, 16)}-${requeues + 1}-${Date.now()}` });
-  return outcome;
+  await context.queue.send(job, { deduplicationId: `requeue-${entry.coordinate.slice(0, 40)}-${record.contentDigest.slice(0, 16)}-${requeues}-${Date.now()}` });
+  return true;
 }

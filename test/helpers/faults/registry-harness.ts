@@ -17,7 +17,7 @@ import type { PackageRecord, UploadRecord } from '../../../lib/registry/records.
 import { readPublishedIndex } from '../../../lib/registry/repository-index.ts';
 import { encodeCoordinate } from '../../../lib/universe/coordinate.ts';
 import type { PackageMetadata } from '../../../lib/universe/package-model.ts';
-import { silentLogger } from '../../../lib/support/logger.ts';
+import { createLogger, silentLogger } from '../../../lib/support/logger.ts';
 import { sampleBundleEntries, sampleManifest, sampleMetadata } from '../bundle-builder.ts';
 import { craftZip, type CraftedEntry } from '../zip-crafter.ts';
 import { ChaoticQueue } from './chaotic-queue.ts';
@@ -49,7 +49,7 @@ export async function startHarness(settings: Partial<RegistrySettings> = {}): Pr
     store,
     queue,
     settings: { ...DEFAULT_SETTINGS, publicBaseUrl: 'http://registry.test', gcGraceSeconds: 0, staleAfterSeconds: 2, ...settings },
-    log: silentLogger,
+    log: process.env.HARNESS_LOG ? createLogger({ level: 'debug' }) : silentLogger,
     now: () => new Date(),
   };
   let uploads = 0;
