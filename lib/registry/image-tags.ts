@@ -11,7 +11,7 @@
  * does not is deleted, so markers can be lost or stale and the tags still come out right.
  * `fsck --repair` re-derives them all from the records.
  */
-import { ObjectNotFoundError, readAllBytes } from '../ports/object-store.ts';
+import { ObjectNotFoundError, PreconditionFailedError, readAllBytes } from '../ports/object-store.ts';
 import type { RegistryContext } from './context.ts';
 import { listAllKeys, readJson, updateJson, writeJson } from './json-objects.ts';
 import type { StoredRecord } from './maintenance/live-set.ts';
@@ -82,28 +82,48 @@ export async function liveTagOwners(context: RegistryContext, repository: string
   return owners.sort((a, b) => b.releaseVersion - a.releaseVersion || a.coordinate.localeCompare(b.coordinate));
 }
 
-/** Makes the tag object, the tag list and the catalog agree with the tag's live owners. */
+/**
+ * Makes the tag object, the tag list and the catalog agree with the tag's live owners. The tag
+ * object is replaced by compare-and-swap on what was read before the owners were: two writers
+ * deriving one tag at once (a removal and a publish on two instances) cannot leave the older
+ * view, the loser derives again.
+ */
 export async function deriveTag(context: RegistryContext, repository: string, tag: string): Promise<void> {
-  const [latest] = await liveTagOwners(context, repository, tag);
-  if (!latest) {
-    await context.store.delete(tagKey(repository, tag));
-    await ensureUnlisted(context, repository, tag);
-    return;
-  }
-  const current = await context.store.head(tagKey(repository, tag));
-  if (current?.metadata.digest !== latest.digest) {
-    let manifest: Buffer;
-    try {
-      manifest = await readAllBytes((await context.store.get(imageBlobKey(hexOf(latest.digest)))).body);
-    } catch (error) {
-      // The owner's manifest is not stored: the package is damaged (fsck reports it); no tag.
-      if (!(error instanceof ObjectNotFoundError)) throw error;
-      context.log.warn('tag not published: its manifest is missing', { repository, tag, digest: latest.digest });
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const current = await context.store.head(tagKey(repository, tag));
+    const [latest] = await liveTagOwners(context, repository, tag);
+    if (!latest) {
+      await context.store.delete(tagKey(repository, tag));
+      // An owner that appeared meanwhile wrote the tag before this delete: derive once more.
+      if ((await liveTagOwners(context, repository, tag)).length > 0) continue;
+      await ensureUnlisted(context, repository, tag);
       return;
     }
-    await context.store.put(tagKey(repository, tag), manifest, { contentType: latest.mediaType, metadata: { digest: latest.digest } });
+    if (current?.metadata.digest !== latest.digest) {
+      let manifest: Buffer;
+      try {
+        manifest = await readAllBytes((await context.store.get(imageBlobKey(hexOf(latest.digest)))).body);
+      } catch (error) {
+        // The owner's manifest is not stored: the package is damaged (fsck reports it); no tag.
+        if (!(error instanceof ObjectNotFoundError)) throw error;
+        context.log.warn('tag not published: its manifest is missing', { repository, tag, digest: latest.digest });
+        return;
+      }
+      try {
+        await context.store.put(tagKey(repository, tag), manifest, {
+          contentType: latest.mediaType,
+          metadata: { digest: latest.digest },
+          ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
+        });
+      } catch (error) {
+        if (error instanceof PreconditionFailedError) continue;
+        throw error;
+      }
+    }
+    await ensureListed(context, repository, tag);
+    return;
   }
-  await ensureListed(context, repository, tag);
+  throw new Error(`too much contention on the tag ${repository}:${tag}`);
 }
 
 /**
