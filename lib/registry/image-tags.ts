@@ -8,8 +8,10 @@
  * that name it, and names the manifest of the latest one (highest releaseVersion). An owner
  * marker per package (`refs/tags/<repo>/@<tag>/<coord>`) finds those packages without reading
  * every record; a marker is believed only when the package's record still says so, and one that
- * does not is deleted, so markers can be lost or stale and the tags still come out right.
- * `fsck --repair` re-derives them all from the records.
+ * does not is deleted. A marker can still be lost (two writers on one version), and a publication
+ * can fail half-way: every collection re-derives all tags from the records (rederiveTags), as
+ * `fsck --repair` does, so what is wrong heals within a collection interval
+ * (test/fault/adversarial-tags.test.ts).
  */
 import { ObjectNotFoundError, PreconditionFailedError, readAllBytes } from '../ports/object-store.ts';
 import type { RegistryContext } from './context.ts';

@@ -1,13 +1,16 @@
 /**
  * The index writer (the indexer function): the only code that changes the published repository.
  * Jobs arrive in one FIFO group, but nothing here relies on that for correctness: two writers
- * (a redelivered job, a second self-hosted instance) stay safe because every change to shared
- * state is a conditional write, and the index update re-checks the package record after each
- * read of the index (repository-index.ts), so a publish never adds back what a removal took out.
+ * (a redelivered job, a second self-hosted instance) stay safe because records, the index and
+ * the tags change only by compare-and-swap, fragments and documents are keyed by content (never
+ * overwritten by other content), and the index update re-checks the package record after each
+ * read of the index (repository-index.ts). A removal always rewrites the index, so a publish that
+ * read it before the record went Removing fails its compare-and-swap and gives up.
+ * test/fault/adversarial-writers.test.ts pauses each writer at each of these steps.
  *
  *   publish  Processing → releaseVersion allocated → fragment → tags → index → Added
- *   remove   Removing → out of the index → fragment, tags, documents → record deleted
- *            (its files are then unreachable; garbage collection deletes them after the grace window)
+ *   remove   Removing → out of the index → tags → record Removed (a tombstone, by CAS)
+ *            (its files, documents and fragment are then unreachable; collection deletes them)
  *   reindex  the whole index derived again from the records and fragments
  *
  * A job that fails for a reason retrying cannot fix (its data is missing, its entry would break the

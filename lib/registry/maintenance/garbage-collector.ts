@@ -4,10 +4,13 @@
  * Mark: the live set is derived at each run from the package records and the ingest leases (see
  * live-set.ts, and leases.ts for why an ingest that reuses a file during a run never loses it).
  * Sweep: a stored file outside the live set is deleted only once it is older than the grace
- * window (`gcGraceSeconds`) by its last write; a file an ingest reuses is in that ingest's lease
- * for as long as it works, and in its record after, so reuse needs no timestamp of its own.
- * Also swept: the documents and fragments no record uses, bundles whose upload has ended, upload
- * records past their retention, expired leases, and what interrupted writes left in the store.
+ * window (`gcGraceSeconds`) by its last write, measured from the run's start; a file an ingest
+ * reuses is in that ingest's lease while the ingest keeps it fresh, and in its record after (an
+ * ingest whose lease lapsed re-checks its files before it commits: leases.ts), so reuse needs no
+ * timestamp of its own. No delete happens once the run could not keep its own marker fresh.
+ * Also swept: the documents and fragments no live record uses, bundles whose upload has ended,
+ * upload records past their retention, expired leases, and what interrupted writes left in the
+ * store. Each run ends by deriving the tags again from the records.
  */
 import type { RegistryContext } from '../context.ts';
 import { listAllKeys, listAllObjects, readJson } from '../json-objects.ts';

@@ -10,7 +10,9 @@
  *                                             that fails records its own failure; a slow queue is no failure)
  *
  * It runs at start-up and on a timer on the embedded server, and on a schedule on AWS. Running
- * it twice, or on two instances at once, is harmless: each step is idempotent and conditional.
+ * it twice, or on two instances at once, is harmless: each step is a compare-and-swap on the record
+ * it read, and the jobs it queues again re-check the record themselves (a removal it duplicates
+ * stops at the first step the other already took: test/fault/adversarial-maintenance.test.ts).
  */
 import type { RegistryContext } from '../context.ts';
 import { ingestBundle, internalFailure, markFailedUnlessPublished } from '../ingest.ts';
