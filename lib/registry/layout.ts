@@ -4,7 +4,8 @@
  *   uploads/<id>.dcos                     an uploaded bundle (expired by a lifecycle rule)
  *   uploads/<id>.json                     its upload record
  *   drop/<file>.dcos                      bundles dropped straight into storage (ingested too)
- *   packages/<coord>/record.json          package record: status, releaseVersion, digests (the root of what is live)
+ *   packages/<coord>/record.json          package record: status, releaseVersion, digests (the root of what is live;
+ *                                         a removed version keeps a `Removed` tombstone)
  *   packages/<coord>/content/<digest>/metadata.json  canonical metadata (original URLs), per bundle content
  *   packages/<coord>/content/<digest>/manifest.json  the bundle manifest, per bundle content
  *                                         (keyed by content so two ingests of one coordinate never
