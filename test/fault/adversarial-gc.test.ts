@@ -41,53 +41,38 @@ describe('adversarial: GC vs an ingest that reuses a file', () => {
   beforeEach(async () => (h = await startHarness()));
   afterEach(() => h.close());
 
-  it('A1: a collection that runs longer than the stale age never deletes a file a new Added package uses', async () => {
-    const { bytes, key } = await orphanedFile(h, 'a1');
-    // The collection has marked (leases: none; records: none use the file) and is about to delete it.
-    // Here it is paused; in production it is just slow (a big bucket: every record read, every blob listed).
-    const gate = new Gate();
-    h.store.inject({ op: 'delete', key, action: { kind: 'pause', gate } });
-    const collection = collectGarbage(h.context);
-    await gate.reached;
-    // The ingest sees the collection's marker and waits for it. The collection is alive (it keeps
-    // its marker fresh), so the ingest never commits under it: after a bounded wait the attempt
-    // fails, to be retried, rather than publish a file the collection may yet delete.
-    const bundleKey = await h.upload(craftedBundle({ name: 'new-a1', files: [bytes] }));
-    await assert.rejects(h.ingest(bundleKey), /a collection has been running/);
-    gate.release();
-    await collection;
-    assert.equal(await h.inner.head(key), undefined, 'the collection deleted the file it had marked');
-    // The retry (Lambda's, or the embedded runner's) puts the file back from the bundle.
-    assert.equal((await h.ingest(bundleKey)).outcome, 'accepted');
-    await h.drain();
-    assert.equal((await h.record('new-a1', '1.0.0'))?.status, 'Added');
-    assert.deepEqual(await invariantProblems(h), [], 'an Added package whose file is stored');
-  });
-
-  it('A1g (default one-hour grace window, old file): a collection that runs longer than the stale age never deletes a file a new Added package uses', async () => {
-    await h.close();
-    h = await startHarness({ gcGraceSeconds: 3600 });
-    const { bytes, key } = await orphanedFile(h, 'a1g');
-    // The collection has marked (leases: none; records: none use the file) and is about to delete it.
-    // Here it is paused; in production it is just slow (a big bucket: every record read, every blob listed).
-    const gate = new Gate();
-    h.store.inject({ op: 'delete', key, action: { kind: 'pause', gate } });
-    const collection = collectGarbage(h.context);
-    await gate.reached;
-    // The ingest sees the collection's marker and waits for it. The collection is alive (it keeps
-    // its marker fresh), so the ingest never commits under it: after a bounded wait the attempt
-    // fails, to be retried, rather than publish a file the collection may yet delete.
-    const bundleKey = await h.upload(craftedBundle({ name: 'new-a1g', files: [bytes] }));
-    await assert.rejects(h.ingest(bundleKey), /a collection has been running/);
-    gate.release();
-    await collection;
-    assert.equal(await h.inner.head(key), undefined, 'the collection deleted the file it had marked');
-    // The retry (Lambda's, or the embedded runner's) puts the file back from the bundle.
-    assert.equal((await h.ingest(bundleKey)).outcome, 'accepted');
-    await h.drain();
-    assert.equal((await h.record('new-a1g', '1.0.0'))?.status, 'Added');
-    assert.deepEqual(await invariantProblems(h), [], 'an Added package whose file is stored');
-  });
+  for (const [label, grace] of [
+    ['A1 (zero grace window)', 0],
+    ['A1g (default one-hour grace window, old file)', 3600],
+  ] as const) {
+    it(`${label}: a collection that runs longer than the stale age never deletes a file a new Added package uses`, async () => {
+      if (grace > 0) {
+        await h.close();
+        h = await startHarness({ gcGraceSeconds: grace });
+      }
+      const name = `new-${label.split(' ')[0]!.toLowerCase()}`;
+      const { bytes, key } = await orphanedFile(h, name);
+      // The collection has marked (leases: none; records: none use the file) and is about to delete it.
+      // Here it is paused; in production it is just slow (a big bucket: every record read, every blob listed).
+      const gate = new Gate();
+      h.store.inject({ op: 'delete', key, action: { kind: 'pause', gate } });
+      const collection = collectGarbage(h.context);
+      await gate.reached;
+      // The ingest sees the collection's marker and waits for it. The collection is alive (it keeps
+      // its marker fresh), so the ingest never commits under it: after a bounded wait the attempt
+      // fails, to be retried, rather than publish a file the collection may yet delete.
+      const bundleKey = await h.upload(craftedBundle({ name, files: [bytes] }));
+      await assert.rejects(h.ingest(bundleKey), /a collection has been running/);
+      gate.release();
+      await collection;
+      assert.equal(await h.inner.head(key), undefined, 'the collection deleted the file it had marked');
+      // The retry (Lambda's, or the embedded runner's) puts the file back from the bundle.
+      assert.equal((await h.ingest(bundleKey)).outcome, 'accepted');
+      await h.drain();
+      assert.equal((await h.record(name, '1.0.0'))?.status, 'Added');
+      assert.deepEqual(await invariantProblems(h), [], 'an Added package whose file is stored');
+    });
+  }
 
   it('A2: an ingest stalled on one storage call past the stale age (its lease expired) never commits without its reused file', async () => {
     const { bytes, key } = await orphanedFile(h, 'a2');

@@ -23,6 +23,16 @@ async function tagDigest(h: Harness, tag = TAG): Promise<string | undefined> {
   return (await h.inner.head(tagKey(REPO, tag)))?.metadata.digest;
 }
 
+/** After a collection: the tag names `digest`, whose manifest is stored, and fsck finds nothing. */
+async function assertTagBackOn(h: Harness, digest: string): Promise<void> {
+  await collectGarbage(h.context);
+  const tag = await tagDigest(h);
+  assert.deepEqual(
+    { tag, tagManifestStored: Boolean(await h.inner.head(imageBlobKey(hex(tag ?? '')))), fsck: (await h.fsck()).violations.map((v) => v.type) },
+    { tag: digest, tagManifestStored: true, fsck: [] },
+  );
+}
+
 describe('adversarial: shared tags', () => {
   let h: Harness;
   beforeEach(async () => (h = await startHarness()));
@@ -94,15 +104,7 @@ describe('adversarial: shared tags', () => {
     gate.release();
     await assert.rejects(publishing);
     await handleJob(ctxB, publishB, 2); // the retry: the record is gone, "publish skipped"
-    await collectGarbage(h.context);
-    assert.deepEqual(
-      {
-        tag: await tagDigest(h),
-        tagManifestStored: Boolean(await h.inner.head(imageBlobKey(hex((await tagDigest(h)) ?? '')))),
-        fsck: (await h.fsck()).violations.map((v) => v.type),
-      },
-      { tag: a.manifestDigest, tagManifestStored: true, fsck: [] },
-    );
+    await assertTagBackOn(h, a.manifestDigest);
   });
 
   it('held: C2 without the failure: the abandoned publish re-derives the tag (back to X)', async () => {
@@ -166,15 +168,7 @@ describe('adversarial: shared tags', () => {
     await handleJob(ctxB, publishB, 3);
     h.store.clear();
     assert.equal((await h.record('tb', '1.0.0'))?.status, 'Failed');
-    await collectGarbage(h.context);
-    assert.deepEqual(
-      {
-        tag: await tagDigest(h),
-        tagManifestStored: Boolean(await h.inner.head(imageBlobKey(hex((await tagDigest(h)) ?? '')))),
-        fsck: (await h.fsck()).violations.map((v) => v.type),
-      },
-      { tag: a.manifestDigest, tagManifestStored: true, fsck: [] },
-    );
+    await assertTagBackOn(h, a.manifestDigest);
   });
 
   it('C5: removing the only package of a digest-pinned (untagged) image leaves its repository in the catalog and an empty tag list', async () => {
