@@ -84,6 +84,13 @@ export async function liveTagOwners(context: RegistryContext, repository: string
   return owners.sort((a, b) => b.releaseVersion - a.releaseVersion || a.coordinate.localeCompare(b.coordinate));
 }
 
+/** Live owners whose manifest is stored, latest first: one whose manifest is gone (a damaged package, fsck reports it) names no tag. */
+async function servableOwners(context: RegistryContext, repository: string, tag: string): Promise<TagOwner[]> {
+  const owners: TagOwner[] = [];
+  for (const owner of await liveTagOwners(context, repository, tag)) if (await context.store.head(imageBlobKey(hexOf(owner.digest)))) owners.push(owner);
+  return owners;
+}
+
 /**
  * Makes the tag object, the tag list and the catalog agree with the tag's live owners. The tag
  * object is replaced by compare-and-swap on what was read before the owners were: two writers
@@ -93,11 +100,11 @@ export async function liveTagOwners(context: RegistryContext, repository: string
 export async function deriveTag(context: RegistryContext, repository: string, tag: string): Promise<void> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const current = await context.store.head(tagKey(repository, tag));
-    const [latest] = await liveTagOwners(context, repository, tag);
+    const [latest] = await servableOwners(context, repository, tag);
     if (!latest) {
       await context.store.delete(tagKey(repository, tag));
       // An owner that appeared meanwhile wrote the tag before this delete: derive once more.
-      if ((await liveTagOwners(context, repository, tag)).length > 0) continue;
+      if ((await servableOwners(context, repository, tag)).length > 0) continue;
       await ensureUnlisted(context, repository, tag);
       return;
     }
@@ -106,10 +113,10 @@ export async function deriveTag(context: RegistryContext, repository: string, ta
       try {
         manifest = await readAllBytes((await context.store.get(imageBlobKey(hexOf(latest.digest)))).body);
       } catch (error) {
-        // The owner's manifest is not stored: the package is damaged (fsck reports it); no tag.
+        // Deleted since servableOwners looked: derive again without it.
         if (!(error instanceof ObjectNotFoundError)) throw error;
-        context.log.warn('tag not published: its manifest is missing', { repository, tag, digest: latest.digest });
-        return;
+        context.log.warn('tag owner skipped: its manifest went missing', { repository, tag, digest: latest.digest });
+        continue;
       }
       try {
         await context.store.put(tagKey(repository, tag), manifest, {

@@ -238,6 +238,8 @@ interface Heartbeat {
   /** The lease to keep fresh too, while the attempt holds one, and when it was last written. */
   lease: IngestLease | undefined;
   leaseWrittenAt: number;
+  /** Set when the lease went unrefreshed for half the stale age at any time: a collection may not have seen it. */
+  leaseLapsed: boolean;
   stop(): void;
 }
 
@@ -263,6 +265,7 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
         if (!lease || heartbeat.lease !== lease) return;
         const startedAt = Date.now();
         await writeIngestLease(context, lease);
+        if (startedAt - heartbeat.leaseWrittenAt > staleAfterMs(context.settings) / 2) heartbeat.leaseLapsed = true;
         heartbeat.leaseWrittenAt = startedAt;
       })
       .catch((error: unknown) => context.log.warn('ingest heartbeat not written', { uploadId, error }))
@@ -274,7 +277,7 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
   };
   const timer = setInterval(write, Math.max(50, Math.floor(interval / 4)));
   timer.unref();
-  const heartbeat: Heartbeat = { beat, lease: undefined, leaseWrittenAt: 0, stop: () => clearInterval(timer) };
+  const heartbeat: Heartbeat = { beat, lease: undefined, leaseWrittenAt: 0, leaseLapsed: false, stop: () => clearInterval(timer) };
   return heartbeat;
 }
 
@@ -355,9 +358,10 @@ async function stagePackage(
   // that ran while this attempt stalled so long that its lease looked expired.
   let mustCheck = collections.length > 0;
   for (let round = 0; ; round++) {
-    if (Date.now() - heartbeat.leaseWrittenAt > staleAfterMs(context.settings) / 2) {
+    if (heartbeat.leaseLapsed || Date.now() - heartbeat.leaseWrittenAt > staleAfterMs(context.settings) / 2) {
       await writeIngestLease(context, lease);
       heartbeat.leaseWrittenAt = Date.now();
+      heartbeat.leaseLapsed = false;
       collections = await runningGcRuns(context);
       mustCheck = true;
     }
@@ -387,10 +391,16 @@ async function stagePackage(
     updatedAt: now,
     error: null,
   };
-  if ((await writeJsonIf(context.store, packageRecordKey(coordinate), record, existing?.etag)) === undefined) {
-    // Another upload of the same coordinate got in first: judge again against what it wrote.
-    await release();
+  let expected = existing?.etag;
+  for (let attempt = 0; (await writeJsonIf(context.store, packageRecordKey(coordinate), record, expected)) === undefined; attempt++) {
+    // Another upload of the same coordinate wrote first: judge again against what it wrote. A
+    // Failed or Removed record (a damaged copy refused meanwhile) is replaced as before.
     const winner = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
+    if (winner && isReplaceableRecord(winner.value) && attempt < 10) {
+      expected = winner.etag;
+      continue;
+    }
+    await release();
     if (winner?.value.contentDigest === contentDigest && !isReplaceableRecord(winner.value) && winner.value.status !== 'Removing') return accepted(true);
     throw new PackageAlreadyExistsError(metadata.name, metadata.version);
   }

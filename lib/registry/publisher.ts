@@ -91,6 +91,21 @@ async function recordJobFailure(context: RegistryContext, job: RegistryJob, erro
   context.metrics?.count('registry_job_failures_total', { kind: job.kind, type: envelope.type });
   if (job.kind === 'publish' || job.kind === 'remove') {
     const coordinate = encodeCoordinate({ name: job.name, version: job.version });
+    if (job.kind === 'publish') {
+      // A publish can fail after its entry reached the index (marking it Added failed): a Failed
+      // package must not stay in /repo, where it would name files collection then deletes.
+      const { name, version, bundleDigest } = job;
+      await updatePublishedIndex(
+        context.store,
+        hostsOf(context),
+        async (current) => {
+          const record = (await readJson<PackageRecord>(context.store, packageRecordKey(coordinate)))?.value;
+          if (record?.contentDigest !== bundleDigest || record.status !== 'Processing' || !current.some((entry) => sameEntry(entry, name, version))) return undefined;
+          return current.filter((entry) => !sameEntry(entry, name, version));
+        },
+        { validate: () => [] },
+      );
+    }
     await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) => {
       if (job.kind === 'publish') {
         return current && current.contentDigest === job.bundleDigest && current.status === 'Processing'

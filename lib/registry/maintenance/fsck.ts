@@ -216,7 +216,8 @@ async function repair(context: RegistryContext, findings: Findings): Promise<voi
   // Packages whose content is lost cannot be served: out of /repo, Failed with the reason.
   for (const { coordinate, record } of findings.damaged) {
     await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
-      current && current.contentDigest === record.contentDigest && isLiveRecord(current)
+      // The very staging fsck saw damaged: a copy of the same bundle added again since is not it.
+      current && current.contentDigest === record.contentDigest && current.uploadId === record.uploadId && current.addedAt === record.addedAt && isLiveRecord(current)
         ? {
             ...current,
             status: current.status === 'Removing' ? 'Removing' : 'Failed',

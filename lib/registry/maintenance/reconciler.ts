@@ -63,7 +63,13 @@ export async function reconcile(context: RegistryContext, options: { staleAfterM
       }
     } else if (upload.status === 'Validating' && stuck) {
       const bundle = await context.store.head(upload.bundleKey);
-      if (bundle && (upload.attempts ?? 0) < context.settings.maxAttempts) {
+      const stagedByIt = records.find((entry) => entry.record.uploadId === upload.uploadId && !isReplaceableRecord(entry.record));
+      if (stagedByIt && (upload.attempts ?? 0) >= context.settings.maxAttempts) {
+        // Its last attempt died after writing the package record: the package is on its way.
+        await endUpload(context, upload, [{ name: stagedByIt.record.name, version: stagedByIt.record.version }], null);
+        if (bundle) await context.store.delete(upload.bundleKey);
+        report.uploadsEnded++;
+      } else if (bundle && (upload.attempts ?? 0) < context.settings.maxAttempts) {
         await retriggerIngest(context, upload.bundleKey);
         report.uploadsRetried++;
       } else if (bundle) {
