@@ -13,7 +13,6 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FsObjectStore } from '../../lib/adapters/object-store/fs-object-store.ts';
 import type { BuildDefinition } from '../../lib/universe/package-model.ts';
 import { startAssetServer, type AssetServer } from '../helpers/asset-server.ts';
 import { runBuiltCli } from '../helpers/cli.ts';
@@ -126,13 +125,10 @@ describe(`crash campaign: ${TRIALS} SIGKILLs during adds and removes (${BUNDLE_M
     const report = await httpFsck(server.url, TOKEN);
     assert.deepEqual(report.violations, [], 'fsck clean');
     // What killed writes left: collected once untouched for the documented age (the upload URL
-    // lifetime plus the stale age); here, with the server stopped, the same sweep with no age.
+    // lifetime plus the stale age; test/fault/state-model.test.ts shows the sweep of such a file).
     const temporaries = await countTemporaries(dataDir);
-    await server.kill();
-    const swept = await new FsObjectStore(join(dataDir, 'objects')).sweepAbandonedWrites(0);
-    assert.deepEqual(await countTemporaries(dataDir), { count: 0, bytes: 0 }, 'every temporary file is reclaimed by the sweep');
     context.diagnostic(
-      `${TRIALS} trials, ${converged} converged, ${retried} operations re-run after the kill, ${added.size} versions added at the end; ${temporaries.count} temporary files (${(temporaries.bytes / 1024 / 1024).toFixed(1)} MiB) left by killed writes, ${swept.removed} reclaimed by the sweep`,
+      `${TRIALS} trials, ${converged} converged, ${retried} operations re-run after the kill, ${added.size} versions added at the end; ${temporaries.count} temporary files (${(temporaries.bytes / 1024 / 1024).toFixed(1)} MiB) left by killed writes, for collection`,
     );
   });
 });
