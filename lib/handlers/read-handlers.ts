@@ -22,6 +22,7 @@ export function makeRepoHandler({ context }: HandlerDependencies) {
           userAgent: header(event, 'user-agent'),
           ifNoneMatch: header(event, 'if-none-match'),
         }),
+        { stream: context.settings.streamResponses },
       ),
     { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );

@@ -44,10 +44,27 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   };
 }
 
-export function fromReply(reply: Reply): HttpResult {
+/**
+ * Where a result carries a body to stream instead of `body` (hosts that set `streamResponses`):
+ * a symbol, so the result stays a plain API Gateway result to everything else.
+ */
+export const STREAMED_BODY = Symbol.for('dcos-registry.streamed-body');
+export type StreamingResult = HttpResult & { [STREAMED_BODY]?: AsyncIterable<Uint8Array> };
+
+export async function fromReply(reply: Reply, options: { stream: boolean } = { stream: false }): Promise<HttpResult> {
   switch (reply.kind) {
     case 'body':
       return { statusCode: reply.status, headers: { ...reply.headers }, body: reply.body.toString('base64'), isBase64Encoded: true };
+    case 'stream': {
+      if (options.stream) {
+        const result: StreamingResult = { statusCode: reply.status, headers: { ...reply.headers }, body: '' };
+        result[STREAMED_BODY] = reply.body;
+        return result;
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of reply.body) chunks.push(Buffer.from(chunk));
+      return { statusCode: reply.status, headers: { ...reply.headers }, body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true };
+    }
     case 'redirect':
       return { statusCode: 307, headers: { location: reply.location, ...reply.headers }, body: '' };
     case 'not-modified':

@@ -11,6 +11,11 @@ export interface RegistrySettings {
   readonly dockerHost?: string;
   /** Responses larger than this are redirected to a presigned URL when the store can presign. */
   readonly maxInlineResponseBytes: number;
+  /**
+   * The host sends response bodies as they are read (the embedded server) instead of gathering
+   * them into one (Lambda behind API Gateway): then nothing is redirected for its size.
+   */
+  readonly streamResponses: boolean;
   /** Lifetime of presigned download URLs, in seconds. */
   readonly downloadUrlLifetimeSeconds: number;
   /** Lifetime of presigned upload URLs, in seconds. */
@@ -37,6 +42,7 @@ export interface RegistrySettings {
 
 export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
   maxInlineResponseBytes: 4 * 1024 * 1024,
+  streamResponses: false,
   downloadUrlLifetimeSeconds: 6 * 60 * 60,
   uploadUrlLifetimeSeconds: 60 * 60,
   // One PUT takes at most 5 GiB on S3; parts take a bundle to the 5 TiB object limit.

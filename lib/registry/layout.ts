@@ -15,7 +15,11 @@
  *   index/fragments/<coord>/<digest>.json index fragment per bundle content: entry + releaseVersion +
  *                                         resource map (older data: index/fragments/<coord>.json)
  *   index/release-versions/<name>.json    highest releaseVersion given to a package name
- *   index/repo.json.gz                    the published repository (v5, gzip)
+ *   index/repo.json.gz                    the published repository (v5, gzip): the commit point of
+ *                                         every index change (compare-and-swap)
+ *   index/repo-v4.json.gz, repo-v3.json.gz  the v4 and v3 media types, derived from it after each commit
+ *   index/tables/<sha256>.json            the row table an index object was laid out from (named in
+ *                                         its gzip comment; index-store/index-table.ts)
  *   docker/blobs/sha256/<hex>             image layers, configs and manifests (content-addressed)
  *   docker/repositories/<repo>/_tags/<tag> a copy of the manifest the tag names (one read per pull)
  *   docker/repositories/<repo>/_tags.json  the repository's tag list, precomputed
@@ -35,6 +39,10 @@ export const DROP_PREFIX = 'drop/';
 export const PACKAGES_PREFIX = 'packages/';
 export const FRAGMENTS_PREFIX = 'index/fragments/';
 export const INDEX_KEY = 'index/repo.json.gz';
+/** The object each repository media type is served from (v5 is the commit point itself). */
+export const mediaObjectKey = (media: 'v3' | 'v4' | 'v5'): string => (media === 'v5' ? INDEX_KEY : `index/repo-${media}.json.gz`);
+export const INDEX_TABLES_PREFIX = 'index/tables/';
+export const indexTableKey = (digest: string): string => `${INDEX_TABLES_PREFIX}${digest}.json`;
 
 const UPLOAD_ID = /^[A-Za-z0-9-]{8,80}$/;
 

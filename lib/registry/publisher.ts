@@ -45,7 +45,8 @@ import {
 } from './layout.ts';
 import type { PackageRecord } from './records.ts';
 import { PermanentJobError } from './registry-errors.ts';
-import { INDEX_METADATA, updatePublishedIndex } from './repository-index.ts';
+import { entryPieceOf, entryPiecesOf, INDEX_METADATA, updatePublishedIndex } from './repository-index.ts';
+import { sameCoordinate } from './index-store/index-table.ts';
 
 /**
  * Runs one job. `attempt` is its delivery count (SQS ApproximateReceiveCount): a failure is
@@ -95,16 +96,11 @@ async function recordJobFailure(context: RegistryContext, job: RegistryJob, erro
       // A publish can fail after its entry reached the index (marking it Added failed): a Failed
       // package must not stay in /repo, where it would name files collection then deletes.
       const { name, version, bundleDigest } = job;
-      await updatePublishedIndex(
-        context.store,
-        hostsOf(context),
-        async (current) => {
-          const record = (await readJson<PackageRecord>(context.store, packageRecordKey(coordinate)))?.value;
-          if (record?.contentDigest !== bundleDigest || record.status !== 'Processing' || !current.some((entry) => sameEntry(entry, name, version))) return undefined;
-          return current.filter((entry) => !sameEntry(entry, name, version));
-        },
-        { validate: () => [] },
-      );
+      await updatePublishedIndex(context.store, hostsOf(context), async (rows) => {
+        const record = (await readJson<PackageRecord>(context.store, packageRecordKey(coordinate)))?.value;
+        if (record?.contentDigest !== bundleDigest || record.status !== 'Processing' || !rows.some((row) => sameCoordinate(row, name, version))) return undefined;
+        return { kind: 'edit', remove: (row) => sameCoordinate(row, name, version) };
+      });
     }
     await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) => {
       if (job.kind === 'publish') {
@@ -131,8 +127,6 @@ async function recordJobFailure(context: RegistryContext, job: RegistryJob, erro
     });
   }
 }
-
-const sameEntry = (entry: JsonObject, name: string, version: string): boolean => entry.name === name && entry.version === version;
 
 /** The record still says this content is to be published (or is). */
 const stillPublishing = (record: PackageRecord | undefined, contentDigest: string): boolean =>
@@ -190,25 +184,21 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     await markAdded(context, coordinate, contentDigest);
     return;
   }
-  let entry: JsonObject;
-  try {
-    entry = repositoryEntry(fragment, hosts);
-  } catch (error) {
-    throw new PermanentJobError('InvalidIndex', `The repository entry of ${name} ${version} cannot be made: ${(error as Error).message}`);
-  }
   let result;
   try {
-    result = await updatePublishedIndex(
-      context.store,
-      hosts,
-      async (current) => {
-        // Re-checked after every read of the index: a removal that started meanwhile wins.
-        if (!stillPublishing((await readJson<PackageRecord>(context.store, recordKey))?.value, contentDigest)) return undefined;
-        return [...current.filter((existing) => !sameEntry(existing, name, version)), entry];
-      },
-      // The other entries were validated when they were published; check the new one.
-      { validate: () => [entry] },
-    );
+    let entry: JsonObject;
+    try {
+      entry = repositoryEntry(fragment, hosts);
+    } catch (error) {
+      throw new PermanentJobError('InvalidIndex', `The repository entry of ${name} ${version} cannot be made: ${(error as Error).message}`);
+    }
+    // Validated and compressed once, here: the other entries were when they were published.
+    const piece = await entryPieceOf(entry);
+    result = await updatePublishedIndex(context.store, hosts, async () => {
+      // Re-checked after every read of the index: a removal that started meanwhile wins.
+      if (!stillPublishing((await readJson<PackageRecord>(context.store, recordKey))?.value, contentDigest)) return undefined;
+      return { kind: 'edit', remove: (row) => sameCoordinate(row, name, version), add: [piece] };
+    });
   } catch (error) {
     if (isRegistryError(error) && error.type === 'InvalidIndex') throw new PermanentJobError('InvalidIndex', error.message, error.data as Record<string, unknown>);
     throw error;
@@ -278,11 +268,8 @@ export async function removePackage(context: RegistryContext, name: string, vers
   // Out of the index first: from here on no client is sent to the files about to go. The index is
   // written even when the entry is not in it, so a publish that read it before the record went
   // Removing fails its compare-and-swap, reads the record again and gives up.
-  const index = await updatePublishedIndex(
-    context.store,
-    hostsOf(context),
-    async (current) => ((await stillThisRemoval()) ? current.filter((entry) => !sameEntry(entry, name, version)) : undefined),
-    { validate: () => [] },
+  const index = await updatePublishedIndex(context.store, hostsOf(context), async () =>
+    (await stillThisRemoval()) ? { kind: 'edit', remove: (row) => sameCoordinate(row, name, version) } : undefined,
   );
   if (!index.published) return;
   recordIndexMetrics(context, index.entries, index.bytes);
@@ -304,7 +291,11 @@ export async function removePackage(context: RegistryContext, name: string, vers
  */
 export async function reindex(context: RegistryContext): Promise<{ entries: number }> {
   const hosts = hostsOf(context);
-  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async () => (await publishableFragments(context)).map((fragment) => repositoryEntry(fragment, hosts)));
+  // Every entry is validated and compressed again: a reindex is also the repair of a broken index.
+  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async () => ({
+    kind: 'replace',
+    pieces: await entryPiecesOf((await publishableFragments(context)).map((fragment) => repositoryEntry(fragment, hosts))),
+  }));
   recordIndexMetrics(context, entries, bytes);
   context.log.info('index rebuilt', { entries });
   return { entries };

@@ -3,11 +3,14 @@
  * Each answers with at most one storage call on the common path, and never lists storage.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { createGunzip, gzipSync } from 'node:zlib';
 import { discardBody, ObjectNotFoundError, readAllBytes } from '../ports/object-store.ts';
 import { decodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
-import { compareDcosVersions, REPO_MEDIA_TYPE_PREFIX, repositoryVariant, type RepoVersion, type RepositoryDocument } from './index-document.ts';
+import { REPO_MEDIA_TYPE_PREFIX, repositoryVariant, type RepoVersion, type RepositoryDocument } from './index-document.ts';
+import { openRepositoryView, type RepositoryView } from './index-store/index-reader.ts';
+import { readPublishedDocument } from './index-store/index-writer.ts';
 import { INDEX_KEY, resourceKey } from './layout.ts';
 import { NotFoundError } from './registry-errors.ts';
 import { INDEX_METADATA } from './repository-index.ts';
@@ -16,7 +19,9 @@ import { INDEX_METADATA } from './repository-index.ts';
 export type Reply =
   | { readonly kind: 'body'; readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer }
   | { readonly kind: 'redirect'; readonly location: string; readonly headers?: Record<string, string> }
-  | { readonly kind: 'not-modified'; readonly headers: Record<string, string> };
+  | { readonly kind: 'not-modified'; readonly headers: Record<string, string> }
+  /** A body read as it is sent: streamed by a host that streams, gathered by one that cannot (Lambda). */
+  | { readonly kind: 'stream'; readonly status: number; readonly headers: Record<string, string>; readonly body: AsyncIterable<Uint8Array> };
 
 export interface HealthReport {
   readonly healthy: boolean;
@@ -67,6 +72,10 @@ export function dcosVersionFromUserAgent(userAgent: string | undefined): string 
 
 const EMPTY_REPOSITORY: RepositoryDocument = { packages: [] };
 
+/**
+ * One read of the stored object of the negotiated media type; the client's DC/OS version picks a
+ * prefix of it (index-store/index-reader.ts). Stored bytes out, streamed where the host streams.
+ */
 export async function serveRepository(context: RegistryContext, request: RepositoryRequest): Promise<Reply> {
   const version = negotiateRepoVersion(request.accept);
   if (version === undefined) {
@@ -74,44 +83,60 @@ export async function serveRepository(context: RegistryContext, request: Reposit
   }
   const dcosVersion = dcosVersionFromUserAgent(request.userAgent);
   const acceptsGzip = /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[0-9.]+)?\s*(,|$)/i.test(request.acceptEncoding ?? '');
-  let stored;
-  try {
-    stored = await context.store.get(INDEX_KEY);
-  } catch (error) {
-    if (!(error instanceof ObjectNotFoundError)) throw error;
-    stored = undefined;
+  const opened = await openRepositoryView(context.store, version, dcosVersion);
+  if (opened === 'legacy' || (opened === undefined && version !== 'v5' && (await context.store.head(INDEX_KEY)))) {
+    return legacyRepository(context, version, dcosVersion, acceptsGzip, request.ifNoneMatch);
   }
-  const baseEtag = stored?.etag ?? '"empty"';
-  const maxMinDcos = stored?.metadata[INDEX_METADATA.maxMinDcos] ?? '';
-  const filteringNeeded = dcosVersion !== undefined && maxMinDcos !== '' && compareDcosVersions(maxMinDcos, dcosVersion) > 0;
-  const asStored = version === 'v5' && !filteringNeeded;
-  const etag = asStored ? baseEtag : `"${createHash('sha256').update(`${baseEtag}|${version}|${filteringNeeded ? dcosVersion : ''}`).digest('hex').slice(0, 32)}"`;
+  const view: RepositoryView = opened ?? emptyView();
   const headers: Record<string, string> = {
     'content-type': `${REPO_MEDIA_TYPE_PREFIX}${version}`,
-    etag,
+    etag: view.etag,
     'cache-control': 'no-cache',
     vary: 'Accept, Accept-Encoding, User-Agent',
   };
-  if (request.ifNoneMatch !== undefined && request.ifNoneMatch.split(',').map((tag) => tag.trim()).includes(etag)) {
-    if (stored) discardBody(stored.body);
+  if (matchesEtag(request.ifNoneMatch, view.etag)) {
+    view.discard();
     return { kind: 'not-modified', headers };
   }
-  if (asStored && stored && acceptsGzip && stored.size > context.settings.maxInlineResponseBytes) {
-    const location = await context.store.presign('GET', INDEX_KEY, { expiresIn: 300, responseContentType: headers['content-type'] });
+  if (!context.settings.streamResponses && acceptsGzip && view.size > context.settings.maxInlineResponseBytes && view.wholeObjectKey) {
+    // Same scheme as the request: the store's presigned URL (https on AWS), never a downgrade.
+    const location = await context.store.presign('GET', view.wholeObjectKey, { expiresIn: 300, responseContentType: headers['content-type'] });
     if (location) {
-      discardBody(stored.body);
+      view.discard();
       return { kind: 'redirect', location };
     }
   }
-  let gzipped: Buffer;
-  if (asStored && stored) {
-    gzipped = await readAllBytes(stored.body);
-  } else {
-    const document = stored ? (JSON.parse(gunzipSync(await readAllBytes(stored.body)).toString('utf8')) as RepositoryDocument) : EMPTY_REPOSITORY;
-    gzipped = gzipSync(Buffer.from(JSON.stringify(repositoryVariant(document, version, filteringNeeded ? dcosVersion : undefined))));
-  }
-  if (acceptsGzip) return { kind: 'body', status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: gzipped };
-  return { kind: 'body', status: 200, headers, body: gunzipSync(gzipped) };
+  if (acceptsGzip) return { kind: 'stream', status: 200, headers: { ...headers, 'content-encoding': 'gzip', 'content-length': String(view.size) }, body: view.body };
+  // A client that takes no gzip (curl without --compressed): decompressed as it streams.
+  return { kind: 'stream', status: 200, headers, body: gunzipStream(view.body) };
+}
+
+const matchesEtag = (ifNoneMatch: string | undefined, etag: string): boolean =>
+  ifNoneMatch !== undefined && ifNoneMatch.split(',').map((tag) => tag.trim()).includes(etag);
+
+const EMPTY_GZIP = gzipSync(Buffer.from(JSON.stringify(EMPTY_REPOSITORY)));
+
+function emptyView(): RepositoryView {
+  return { etag: '"empty"', size: EMPTY_GZIP.length, body: Readable.from([EMPTY_GZIP]), discard: () => undefined, view: 'all' };
+}
+
+function gunzipStream(body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  return Readable.from(body).pipe(createGunzip());
+}
+
+/**
+ * An index written before the stored views existed: filtered the slow way until the reconciler's
+ * first pass (at start-up) stores it in the current layout.
+ */
+async function legacyRepository(context: RegistryContext, version: RepoVersion, dcosVersion: string | undefined, acceptsGzip: boolean, ifNoneMatch: string | undefined): Promise<Reply> {
+  const stored = await readPublishedDocument(context.store);
+  const baseEtag = stored?.etag ?? '"empty"';
+  const etag = `"${createHash('sha256').update(`${baseEtag}|${version}|${dcosVersion ?? ''}`).digest('hex').slice(0, 32)}"`;
+  const headers: Record<string, string> = { 'content-type': `${REPO_MEDIA_TYPE_PREFIX}${version}`, etag, 'cache-control': 'no-cache', vary: 'Accept, Accept-Encoding, User-Agent' };
+  if (matchesEtag(ifNoneMatch, etag)) return { kind: 'not-modified', headers };
+  const body = Buffer.from(JSON.stringify(repositoryVariant(stored?.document ?? EMPTY_REPOSITORY, version, dcosVersion)));
+  if (acceptsGzip) return { kind: 'body', status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: gzipSync(body) };
+  return { kind: 'body', status: 200, headers, body };
 }
 
 const SHA256_SEGMENT = /^sha256(?::|%3[aA])([0-9a-f]{64})$/;

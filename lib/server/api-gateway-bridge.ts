@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Route } from '../http/routes.ts';
 import { routeKey } from '../http/routes.ts';
+import { STREAMED_BODY, type StreamingResult } from '../http/api-gateway.ts';
 
 export function toApiGatewayEvent(
   request: IncomingMessage,
@@ -72,10 +73,37 @@ export function lambdaContext(functionName: string): Context {
   };
 }
 
-export function writeApiGatewayResult(response: ServerResponse, result: APIGatewayProxyStructuredResultV2, headOnly: boolean): void {
-  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+export async function writeApiGatewayResult(response: ServerResponse, result: APIGatewayProxyStructuredResultV2, headOnly: boolean): Promise<void> {
   const headers: Record<string, string | number> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  const streamed = (result as StreamingResult)[STREAMED_BODY];
+  if (streamed) {
+    response.writeHead(result.statusCode ?? 200, headers);
+    const chunks = streamed[Symbol.asyncIterator]();
+    if (headOnly) {
+      await chunks.return?.();
+      response.end();
+      return;
+    }
+    try {
+      for (;;) {
+        const next = await chunks.next();
+        if (next.done) break;
+        if (!response.write(next.value)) await new Promise((resolve) => response.once('drain', resolve));
+        if (response.destroyed) {
+          await chunks.return?.();
+          return;
+        }
+      }
+    } catch (error) {
+      // Headers are gone: the client sees a cut response (its length or gzip check fails), never a wrong one.
+      response.destroy(error as Error);
+      return;
+    }
+    response.end();
+    return;
+  }
+  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
   // An empty body may come with the length of the body a HEAD answer does not send.
   if (headers['content-length'] === undefined || body.length > 0) headers['content-length'] = body.length;
   response.writeHead(result.statusCode ?? 200, headers);

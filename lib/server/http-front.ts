@@ -45,7 +45,7 @@ export function httpFront(functions: Record<HttpFunctionName, HttpFunction>, log
     const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(request, MAX_JSON_BODY);
     const event = toApiGatewayEvent(request, url, matched.route, matched.parameters, body);
     const result = await functions[matched.route.functionName](event, lambdaContext(matched.route.functionName));
-    writeApiGatewayResult(response, result, request.method === 'HEAD');
+    await writeApiGatewayResult(response, result, request.method === 'HEAD');
   };
   return (request, response) => {
     handle(request, response).catch((error: unknown) => {

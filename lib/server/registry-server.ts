@@ -71,9 +71,11 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const queue = new InProcessJobQueue(log);
   const settings = {
     ...DEFAULT_SETTINGS,
-    // No Lambda response limit here: stream up to 64 MiB inline, redirect above (to this server
-    // for the filesystem store, to the bucket for S3).
+    // No Lambda response limit here: the repository streams from storage whatever its size;
+    // resources and blobs stream up to 64 MiB inline, redirect above (to this server for the
+    // filesystem store, to the bucket for S3).
     maxInlineResponseBytes: 64 * 1024 * 1024,
+    streamResponses: true,
     get publicBaseUrl() {
       return baseUrl;
     },

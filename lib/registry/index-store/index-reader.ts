@@ -1,0 +1,108 @@
+/**
+ * Serving a repository view as stored bytes: one read of the media type's object, its gzip
+ * comment says which prefix a client of a DC/OS version gets, and the prefix is streamed followed
+ * by a few bytes that close it (repository-object.ts). No JSON parse, no compression, no buffering
+ * of the document.
+ */
+import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.ts';
+import type { RepoVersion } from '../index-document.ts';
+import { mediaObjectKey } from '../layout.ts';
+import { parseGzipHeader } from './gzip-segments.ts';
+import { parseDescription, viewFor, viewTail } from './repository-object.ts';
+
+export interface RepositoryView {
+  readonly etag: string;
+  /** Length of the gzip body. */
+  readonly size: number;
+  readonly body: AsyncIterable<Buffer>;
+  /** Releases the stored object when the body will not be sent (304, HEAD, redirect). */
+  readonly discard: () => void;
+  /** The stored object, when the view is all of it (then it can be handed out by a presigned URL). */
+  readonly wholeObjectKey?: string;
+  /** Which view: `all`, `floor` or the DC/OS threshold it starts at. */
+  readonly view: string;
+}
+
+/** A gzip comment longer than this is not one this registry wrote. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * The view of `media` for a client of `dcosVersion`, or undefined when no object is stored;
+ * `legacy` when the object predates this layout (it has no views to choose from).
+ */
+export async function openRepositoryView(store: ObjectStore, media: RepoVersion, dcosVersion: string | undefined): Promise<RepositoryView | 'legacy' | undefined> {
+  const key = mediaObjectKey(media);
+  let object;
+  try {
+    object = await store.get(key);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+  const chunks = object.body[Symbol.asyncIterator]();
+  const discard = (): void => {
+    void chunks.return?.().catch(() => undefined);
+  };
+  let head = Buffer.alloc(0);
+  let header;
+  try {
+    while (!(header = parseGzipHeader(head))) {
+      const next = await chunks.next();
+      if (next.done || head.length > MAX_HEADER_BYTES) throw new Error(`${key} ends inside its gzip header`);
+      head = Buffer.concat([head, Buffer.from(next.value)]);
+    }
+  } catch (error) {
+    discard();
+    throw error;
+  }
+  const description = parseDescription(header.comment);
+  if (!description || header.dataOffset < 0) {
+    discard();
+    return 'legacy';
+  }
+  const view = viewFor(description.classes, dcosVersion);
+  const whole = view === description.classes[description.classes.length - 1];
+  if (whole) {
+    return { etag: object.etag, size: object.size, body: prepended(head, chunks), discard, wholeObjectKey: key, view: 'all' };
+  }
+  const tail = viewTail(view);
+  const prefixLength = header.dataOffset + view.end;
+  return {
+    // Distinct per view of one stored version: a client's 304 never crosses views.
+    etag: `"${object.etag.replace(/^(W\/)?"|"$/g, '')}.${view.id}"`,
+    size: prefixLength + tail.length,
+    body: prefixThenTail(head, chunks, prefixLength, tail),
+    discard,
+    view: view.id,
+  };
+}
+
+async function* prepended(head: Buffer, rest: AsyncIterator<Uint8Array>): AsyncGenerator<Buffer> {
+  yield head;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done) return;
+    yield Buffer.from(next.value);
+  }
+}
+
+async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, prefixLength: number, tail: Buffer): AsyncGenerator<Buffer> {
+  let sent = 0;
+  try {
+    for (let chunk: Buffer | undefined = head; sent < prefixLength; ) {
+      if (chunk === undefined) {
+        const next = await rest.next();
+        if (next.done) throw new Error('the stored index ended before the view did');
+        chunk = Buffer.from(next.value);
+      }
+      const take = chunk.subarray(0, prefixLength - sent);
+      sent += take.length;
+      yield take;
+      chunk = undefined;
+    }
+  } finally {
+    // The rest of the object is not this view's: stop reading it.
+    await rest.return?.();
+  }
+  yield tail;
+}

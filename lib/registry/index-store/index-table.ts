@@ -1,0 +1,96 @@
+/**
+ * The index table: one row per published entry, in the order the stored repository holds them,
+ * with what assembling and filtering need (lengths, CRCs, packaging and DC/OS versions). Every
+ * stored repository object is laid out from it, so offsets are computed, never stored.
+ *
+ * The order is (minDcosReleaseVersion ascending, entries without one first; name; releaseVersion
+ * descending; version). Cosmos sorts what it reads (spec §9), so any order serves it; this one
+ * makes every DC/OS-version view of a media type a prefix of that media type's object, and the
+ * v4 and v3 objects subsequences of the v5 one, so no view needs bytes of its own.
+ */
+import { compareDcosVersions } from '../index-document.ts';
+import type { RepoVersion } from '../index-document.ts';
+
+export interface IndexRow {
+  readonly name: string;
+  readonly version: string;
+  readonly releaseVersion: number;
+  readonly packagingVersion: string;
+  /** Canonical (see canonicalDcosVersion), or null when the entry sets none. */
+  readonly minDcos: string | null;
+  readonly rawLength: number;
+  readonly deflatedLength: number;
+  readonly crc: number;
+  readonly shift: number;
+}
+
+/** Packaging versions each repository media type carries (spec §6.4). */
+export const CARRIED_PACKAGING: Record<RepoVersion, ReadonlySet<string>> = {
+  v3: new Set(['2.0', '3.0']),
+  v4: new Set(['2.0', '3.0', '4.0']),
+  v5: new Set(['2.0', '3.0', '4.0', '5.0']),
+};
+
+/** How many distinct minDcosReleaseVersion values one index may hold: each is a view. */
+export const MAX_DCOS_THRESHOLDS = 200;
+
+/** `1.9.0` and `1.9` are one threshold: trailing zero parts beyond the second are dropped. */
+export function canonicalDcosVersion(version: string): string {
+  const parts = version.split('.');
+  while (parts.length > 2 && /^0+$/.test(parts[parts.length - 1]!)) parts.pop();
+  return parts.map((part) => String(Number(part))).join('.');
+}
+
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function compareRows(a: IndexRow, b: IndexRow): number {
+  if (a.minDcos !== b.minDcos) {
+    if (a.minDcos === null) return -1;
+    if (b.minDcos === null) return 1;
+    const byDcos = compareDcosVersions(a.minDcos, b.minDcos);
+    if (byDcos !== 0) return byDcos;
+  }
+  return byCodeUnits(a.name, b.name) || b.releaseVersion - a.releaseVersion || byCodeUnits(a.version, b.version);
+}
+
+export const sameCoordinate = (row: { name: string; version: string }, name: string, version: string): boolean => row.name === name && row.version === version;
+
+/** The table as stored: rows as arrays, so ten thousand of them stay near a megabyte. */
+export interface StoredTable {
+  readonly format: 1;
+  readonly rows: readonly (readonly [string, string, number, string, string | null, number, number, number, number])[];
+}
+
+export function encodeTable(rows: readonly IndexRow[]): StoredTable {
+  return {
+    format: 1,
+    rows: rows.map((row) => [row.name, row.version, row.releaseVersion, row.packagingVersion, row.minDcos, row.rawLength, row.deflatedLength, row.crc, row.shift] as const),
+  };
+}
+
+export function decodeTable(stored: StoredTable): IndexRow[] {
+  if (stored.format !== 1 || !Array.isArray(stored.rows)) throw new Error('unknown index table format');
+  return stored.rows.map(([name, version, releaseVersion, packagingVersion, minDcos, rawLength, deflatedLength, crc, shift]) => ({
+    name,
+    version,
+    releaseVersion,
+    packagingVersion,
+    minDcos,
+    rawLength,
+    deflatedLength,
+    crc,
+    shift,
+  }));
+}
+
+/** Inserts rows into an ordered list, keeping the order (binary search: no sort of the others). */
+export function insertOrdered<T extends IndexRow>(ordered: T[], row: T): void {
+  let low = 0;
+  let high = ordered.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareRows(ordered[middle]!, row) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  ordered.splice(low, 0, row);
+}

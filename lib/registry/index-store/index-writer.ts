@@ -1,0 +1,247 @@
+/**
+ * Changing the published index, at the cost of the change: the entries already published are
+ * reused as the compressed bytes they are stored as (sliced out of the v5 object by the table),
+ * never parsed, re-serialised or re-compressed. What grows with the repository is copying bytes
+ * and one table of small rows.
+ *
+ * Commit protocol. The v5 object is the commit point: it is replaced only by compare-and-swap on
+ * its ETag, so two writers never lose each other's entries. Before it, the table it is laid out
+ * from is written under its own digest (write-once; an unused one is collected). After it, the v4
+ * and v3 objects are derived from the same pieces and written only over an older generation, so a
+ * slow writer never puts back an older index. A writer that dies between the commit and the
+ * derivation leaves v4/v3 one generation behind (each still a consistent index); the job that
+ * committed is re-run (its record is still Processing or Removing) or the reconciler's pass
+ * (`ensureMediaObjectsCurrent`) derives them again.
+ */
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { RegistryError } from '../../domain/errors.ts';
+import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore } from '../../ports/object-store.ts';
+import { REPO_MEDIA_TYPE_PREFIX, type RepositoryDocument, type RepoVersion } from '../index-document.ts';
+import { readJson } from '../json-objects.ts';
+import { INDEX_KEY, indexTableKey, mediaObjectKey } from '../layout.ts';
+import { entryPieceOf } from './entry-pieces.ts';
+import { parseGzipHeader } from './gzip-segments.ts';
+import { compareRows, decodeTable, encodeTable, MAX_DCOS_THRESHOLDS, type IndexRow, type StoredTable } from './index-table.ts';
+import { buildRepositoryObject, parseDescription, slicesOf, type BuiltObject, type EntryPiece } from './repository-object.ts';
+
+/** Object metadata of the index objects, so health and maintenance can answer from a HEAD. */
+export const INDEX_METADATA = {
+  entries: 'entries',
+  maxMinDcos: 'max-min-dcos',
+  publicBaseUrl: 'public-base-url',
+  dockerHost: 'docker-host',
+  generation: 'generation',
+  table: 'table',
+} as const;
+
+export interface IndexHosts {
+  readonly publicBaseUrl: string;
+  readonly dockerHost: string;
+}
+
+export interface CurrentIndex {
+  readonly etag: string;
+  readonly generation: number;
+  /** In table order. */
+  readonly pieces: readonly EntryPiece[];
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** What a writer does to the entries it read: take some out and add some, or replace them all. */
+export type IndexChange =
+  | { readonly kind: 'edit'; readonly remove?: (row: IndexRow) => boolean; readonly add?: readonly EntryPiece[] }
+  | { readonly kind: 'replace'; readonly pieces: readonly EntryPiece[] };
+
+const gunzipAsync = promisify(gunzip);
+
+/** The v5 object and its entries as pieces; undefined when nothing was ever published. */
+export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex | undefined> {
+  let object;
+  try {
+    object = await store.get(INDEX_KEY);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+  const bytes = await readAllBytes(object.body);
+  const description = parseDescription(parseGzipHeader(bytes)?.comment);
+  if (description) {
+    const table = await readJson<StoredTable>(store, indexTableKey(description.table));
+    const pieces = table ? slicesOf(bytes, decodeTable(table.value)) : undefined;
+    if (pieces) return { etag: object.etag, generation: description.generation, pieces, metadata: object.metadata };
+  }
+  // Written before this layout (or its table is gone): its entries are compressed once, here,
+  // and the next commit stores them in the layout.
+  const document = JSON.parse((await gunzipAsync(bytes)).toString('utf8')) as RepositoryDocument;
+  const pieces: EntryPiece[] = [];
+  for (const entry of document.packages) pieces.push(await entryPieceOf(entry, { validate: false }));
+  pieces.sort((a, b) => compareRows(a.row, b.row));
+  return { etag: object.etag, generation: description?.generation ?? 0, pieces, metadata: object.metadata };
+}
+
+function insertOrdered(ordered: EntryPiece[], piece: EntryPiece): void {
+  let low = 0;
+  let high = ordered.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareRows(ordered[middle]!.row, piece.row) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  ordered.splice(low, 0, piece);
+}
+
+function applyChange(current: readonly EntryPiece[], change: IndexChange): EntryPiece[] {
+  if (change.kind === 'replace') return [...change.pieces].sort((a, b) => compareRows(a.row, b.row));
+  const next = change.remove ? current.filter((piece) => !change.remove!(piece.row)) : [...current];
+  for (const piece of change.add ?? []) insertOrdered(next, piece);
+  return next;
+}
+
+/** Joins the parts into writes of about a megabyte: a separator is a few bytes, a write a syscall. */
+async function* inChunks(parts: readonly Buffer[], size = 1024 * 1024): AsyncGenerator<Buffer> {
+  let batch: Buffer[] = [];
+  let length = 0;
+  for (const part of parts) {
+    batch.push(part);
+    length += part.length;
+    if (length >= size) {
+      yield Buffer.concat(batch, length);
+      batch = [];
+      length = 0;
+    }
+  }
+  if (length > 0) yield Buffer.concat(batch, length);
+}
+
+const rowsMetadata = (pieces: readonly EntryPiece[], hosts: IndexHosts, built: BuiltObject): Record<string, string> => ({
+  [INDEX_METADATA.entries]: String(built.entries),
+  // Rows are ordered by minDcosReleaseVersion: the last one has the highest.
+  [INDEX_METADATA.maxMinDcos]: pieces[pieces.length - 1]?.row.minDcos ?? '',
+  [INDEX_METADATA.publicBaseUrl]: hosts.publicBaseUrl,
+  [INDEX_METADATA.dockerHost]: hosts.dockerHost,
+  [INDEX_METADATA.generation]: String(built.description.generation),
+  [INDEX_METADATA.table]: built.description.table,
+});
+
+function putOptions(media: RepoVersion, metadata: Record<string, string>, size: number) {
+  return { contentType: `${REPO_MEDIA_TYPE_PREFIX}${media}`, contentEncoding: 'gzip', contentLength: size, metadata };
+}
+
+/**
+ * Reads the index, lets `decide` choose a change from its rows (it runs after every read, so what
+ * it re-reads, a package record say, is at least as new as that index), and commits the result,
+ * retrying from a fresh read when another writer committed in between. `decide` returns
+ * undefined to commit nothing.
+ */
+export async function commitIndexChange(
+  store: ObjectStore,
+  hosts: IndexHosts,
+  decide: (rows: readonly IndexRow[]) => IndexChange | undefined | Promise<IndexChange | undefined>,
+): Promise<{ entries: number; bytes: number; published: boolean }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const current = await readCurrentIndex(store);
+    const change = await decide((current?.pieces ?? []).map((piece) => piece.row));
+    if (change === undefined) return { entries: current?.pieces.length ?? 0, bytes: 0, published: false };
+    const pieces = applyChange(current?.pieces ?? [], change);
+    const thresholds = new Set(pieces.map((piece) => piece.row.minDcos));
+    if (thresholds.size > MAX_DCOS_THRESHOLDS + 1) {
+      throw new RegistryError('InvalidIndex', `The repository would hold more than ${MAX_DCOS_THRESHOLDS} distinct minDcosReleaseVersion values (each is a view of it)`, { thresholds: thresholds.size }, { source: 'internal' });
+    }
+    const generation = (current?.generation ?? 0) + 1;
+    const table = Buffer.from(JSON.stringify(encodeTable(pieces.map((piece) => piece.row))));
+    const digest = createHash('sha256').update(table).digest('hex');
+    await putIfAbsent(store, indexTableKey(digest), table);
+    const built = buildRepositoryObject(pieces, 'v5', generation, digest);
+    try {
+      await store.put(INDEX_KEY, inChunks(built.parts), {
+        ...putOptions('v5', rowsMetadata(pieces, hosts, built), built.size),
+        ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
+      });
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
+      continue;
+    }
+    await deriveMediaObjects(store, hosts, pieces, generation, digest);
+    return { entries: pieces.length, bytes: built.size, published: true };
+  }
+  throw new RegistryError('IndexContention', 'The repository index is being changed too often to publish; try again', {}, { source: 'internal' });
+}
+
+async function putIfAbsent(store: ObjectStore, key: string, body: Buffer): Promise<void> {
+  try {
+    await store.put(key, body, { contentType: 'application/json', ifNoneMatch: '*' });
+  } catch (error) {
+    // Keyed by its digest: what is there is these bytes.
+    if (!(error instanceof PreconditionFailedError)) throw error;
+  }
+}
+
+/** The v4 and v3 objects of a committed generation, each written only over an older one. */
+async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, pieces: readonly EntryPiece[], generation: number, table: string): Promise<void> {
+  for (const media of ['v4', 'v3'] as const) {
+    const built = buildRepositoryObject(pieces, media, generation, table);
+    const key = mediaObjectKey(media);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const stored = await store.head(key);
+      if (stored && Number(stored.metadata[INDEX_METADATA.generation] ?? 0) >= generation) break;
+      try {
+        await store.put(key, inChunks(built.parts), {
+          ...putOptions(media, rowsMetadata(pieces, hosts, built), built.size),
+          ...(stored ? { ifMatch: stored.etag } : { ifNoneMatch: '*' as const }),
+        });
+        break;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError)) throw error;
+      }
+    }
+  }
+}
+
+/**
+ * Makes the v4 and v3 objects match the committed v5 one (after a writer died between the two),
+ * and moves an index written before this layout into it. Cheap when all is well: three HEADs.
+ * Returns whether anything was written.
+ */
+export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: IndexHosts): Promise<boolean> {
+  const primary = await store.head(INDEX_KEY);
+  if (!primary) return false;
+  const generation = Number(primary.metadata[INDEX_METADATA.generation] ?? 0);
+  const table = primary.metadata[INDEX_METADATA.table];
+  if (!table || generation === 0) {
+    // An index of an older layout: one commit that changes nothing stores it in this one.
+    await commitIndexChange(store, { publicBaseUrl: primary.metadata[INDEX_METADATA.publicBaseUrl] ?? hosts.publicBaseUrl, dockerHost: primary.metadata[INDEX_METADATA.dockerHost] ?? hosts.dockerHost }, () => ({ kind: 'edit' }));
+    return true;
+  }
+  const behind = [];
+  for (const media of ['v4', 'v3'] as const) {
+    const stored = await store.head(mediaObjectKey(media));
+    if (!stored || Number(stored.metadata[INDEX_METADATA.generation] ?? 0) < generation) behind.push(media);
+  }
+  if (behind.length === 0) return false;
+  const current = await readCurrentIndex(store);
+  if (!current) return false;
+  await deriveMediaObjects(
+    store,
+    { publicBaseUrl: current.metadata[INDEX_METADATA.publicBaseUrl] ?? hosts.publicBaseUrl, dockerHost: current.metadata[INDEX_METADATA.dockerHost] ?? hosts.dockerHost },
+    current.pieces,
+    current.generation,
+    current.metadata[INDEX_METADATA.table] ?? '',
+  );
+  return true;
+}
+
+/** The whole published document, decoded: for checks (fsck, tests), never on a request path. */
+export async function readPublishedDocument(store: ObjectStore, media: RepoVersion = 'v5'): Promise<{ document: RepositoryDocument; etag: string; metadata: Readonly<Record<string, string>> } | undefined> {
+  try {
+    const object = await store.get(mediaObjectKey(media));
+    const bytes = await readAllBytes(object.body);
+    return { document: JSON.parse((await gunzipAsync(bytes)).toString('utf8')) as RepositoryDocument, etag: object.etag, metadata: object.metadata };
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+}
+
