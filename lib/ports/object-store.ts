@@ -162,9 +162,22 @@ export function assertValidPrefix(adapter: string, prefix: string): void {
 }
 
 /** Reads a whole object into memory: for the small JSON documents the registry keeps. */
-export async function readAllBytes(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+export async function readAllBytes(body: AsyncIterable<Uint8Array>, expectedLength?: number): Promise<Buffer> {
+  if (expectedLength !== undefined) {
+    // One allocation, one copy: what a large object (the index) costs to read.
+    const whole = Buffer.allocUnsafe(expectedLength);
+    let filled = 0;
+    for await (const chunk of body) {
+      if (filled + chunk.length > expectedLength) throw new Error(`the object is longer than its stated ${expectedLength} bytes`);
+      whole.set(chunk, filled);
+      filled += chunk.length;
+    }
+    if (filled !== expectedLength) throw new Error(`the object ended after ${filled} of its ${expectedLength} bytes`);
+    return whole;
+  }
   const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(Buffer.from(chunk));
+  // A view of each chunk, not a copy: Buffer.concat copies once.
+  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   return Buffer.concat(chunks);
 }
 

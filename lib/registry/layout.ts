@@ -20,6 +20,8 @@
  *   index/repo-v4.json.gz, repo-v3.json.gz  the v4 and v3 media types, derived from it after each commit
  *   index/tables/<sha256>.json            the row table an index object was laid out from (named in
  *                                         its gzip comment; index-store/index-table.ts)
+ *   index/views/<table>/<media>-<view>.json.gz  a DC/OS-version view as its own object, where responses
+ *                                         are size-limited (Lambda): a presigned URL hands it out
  *   docker/blobs/sha256/<hex>             image layers, configs and manifests (content-addressed)
  *   docker/repositories/<repo>/_tags/<tag> a copy of the manifest the tag names (one read per pull)
  *   docker/repositories/<repo>/_tags.json  the repository's tag list, precomputed
@@ -43,6 +45,9 @@ export const INDEX_KEY = 'index/repo.json.gz';
 export const mediaObjectKey = (media: 'v3' | 'v4' | 'v5'): string => (media === 'v5' ? INDEX_KEY : `index/repo-${media}.json.gz`);
 export const INDEX_TABLES_PREFIX = 'index/tables/';
 export const indexTableKey = (digest: string): string => `${INDEX_TABLES_PREFIX}${digest}.json`;
+export const INDEX_VIEWS_PREFIX = 'index/views/';
+/** A DC/OS-version view stored as an object of its own, for hosts that hand large bodies out by presigned URL. */
+export const indexViewKey = (table: string, media: 'v3' | 'v4' | 'v5', view: string): string => `${INDEX_VIEWS_PREFIX}${table}/${media}-${view}.json.gz`;
 
 const UPLOAD_ID = /^[A-Za-z0-9-]{8,80}$/;
 

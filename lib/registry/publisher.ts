@@ -47,6 +47,8 @@ import type { PackageRecord } from './records.ts';
 import { PermanentJobError } from './registry-errors.ts';
 import { entryPieceOf, entryPiecesOf, INDEX_METADATA, updatePublishedIndex } from './repository-index.ts';
 import { sameCoordinate } from './index-store/index-table.ts';
+import type { EntryPiece } from './index-store/repository-object.ts';
+import type { IndexHosts } from './index-store/index-writer.ts';
 
 /**
  * Runs one job. `attempt` is its delivery count (SQS ApproximateReceiveCount): a failure is
@@ -227,8 +229,13 @@ function recordIndexMetrics(context: RegistryContext, entries: number, bytes: nu
   context.metrics?.gauge('registry_index_published_timestamp_seconds', Math.floor(context.now().getTime() / 1000));
 }
 
-function hostsOf(context: RegistryContext): { publicBaseUrl: string; dockerHost: string } {
-  return { publicBaseUrl: context.settings.publicBaseUrl, dockerHost: dockerHostOf(context.settings) };
+export function hostsOf(context: RegistryContext): IndexHosts {
+  return {
+    publicBaseUrl: context.settings.publicBaseUrl,
+    dockerHost: dockerHostOf(context.settings),
+    // Lambda cannot send a large view inline: store it whole, for a presigned URL.
+    ...(context.settings.streamResponses ? {} : { materializeViewsAbove: context.settings.maxInlineResponseBytes }),
+  };
 }
 
 async function markAdded(context: RegistryContext, coordinate: string, contentDigest: string): Promise<void> {
@@ -287,24 +294,23 @@ export async function removePackage(context: RegistryContext, name: string, vers
 /**
  * Derives the whole index again from the records (Processing with a fragment, or Added) and their
  * fragments, listing them afresh on every attempt so that a publish or a removal that lands in
- * between is never overwritten. O(number of versions), never O(bundle bytes).
+ * between is never overwritten. O(number of versions), never O(bundle bytes); fragments are read
+ * a batch at a time and kept only as compressed pieces, so memory grows with the index's
+ * compressed size, not with its parsed one.
  */
 export async function reindex(context: RegistryContext): Promise<{ entries: number }> {
   const hosts = hostsOf(context);
   // Every entry is validated and compressed again: a reindex is also the repair of a broken index.
-  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async () => ({
-    kind: 'replace',
-    pieces: await entryPiecesOf((await publishableFragments(context)).map((fragment) => repositoryEntry(fragment, hosts))),
-  }));
+  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async () => ({ kind: 'replace', pieces: await publishablePieces(context, hosts) }));
   recordIndexMetrics(context, entries, bytes);
   context.log.info('index rebuilt', { entries });
   return { entries };
 }
 
-/** The fragments that belong in the index: each one's record is Added (or being published) with that content. */
-export async function publishableFragments(context: RegistryContext): Promise<IndexFragment[]> {
+/** The entries that belong in the index, as pieces: each one's record is Added (or being published) with that content. */
+async function publishablePieces(context: RegistryContext, hosts: IndexHosts): Promise<EntryPiece[]> {
   const records = await readAllRecords(context);
-  const fragments: IndexFragment[] = [];
+  const pieces: EntryPiece[] = [];
   for (let start = 0; start < records.length; start += 32) {
     const batch = await Promise.all(
       records.slice(start, start + 32).map(async ({ coordinate, record }) => {
@@ -312,8 +318,8 @@ export async function publishableFragments(context: RegistryContext): Promise<In
         return readFragment(context, coordinate, record.contentDigest);
       }),
     );
-    for (const fragment of batch) if (fragment) fragments.push(fragment);
+    const fragments = batch.filter((fragment): fragment is IndexFragment => fragment !== undefined);
+    pieces.push(...(await entryPiecesOf(fragments.map((fragment) => repositoryEntry(fragment, hosts)))));
   }
-  return fragments;
+  return pieces;
 }
-

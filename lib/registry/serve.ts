@@ -98,9 +98,10 @@ export async function serveRepository(context: RegistryContext, request: Reposit
     view.discard();
     return { kind: 'not-modified', headers };
   }
-  if (!context.settings.streamResponses && acceptsGzip && view.size > context.settings.maxInlineResponseBytes && view.wholeObjectKey) {
-    // Same scheme as the request: the store's presigned URL (https on AWS), never a downgrade.
-    const location = await context.store.presign('GET', view.wholeObjectKey, { expiresIn: 300, responseContentType: headers['content-type'] });
+  if (!context.settings.streamResponses && view.size > context.settings.maxInlineResponseBytes) {
+    // Too large for a Lambda response: the store's presigned URL of exactly these bytes (gzip:
+    // Cosmos always asks for it). The store's scheme is the deployment's (https on AWS).
+    const location = await context.store.presign('GET', view.objectKey, { expiresIn: 300, responseContentType: headers['content-type'] });
     if (location) {
       view.discard();
       return { kind: 'redirect', location };
@@ -117,7 +118,7 @@ const matchesEtag = (ifNoneMatch: string | undefined, etag: string): boolean =>
 const EMPTY_GZIP = gzipSync(Buffer.from(JSON.stringify(EMPTY_REPOSITORY)));
 
 function emptyView(): RepositoryView {
-  return { etag: '"empty"', size: EMPTY_GZIP.length, body: Readable.from([EMPTY_GZIP]), discard: () => undefined, view: 'all' };
+  return { etag: '"empty"', size: EMPTY_GZIP.length, body: Readable.from([EMPTY_GZIP]), discard: () => undefined, objectKey: INDEX_KEY, view: 'all' };
 }
 
 function gunzipStream(body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {

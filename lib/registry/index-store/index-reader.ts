@@ -6,7 +6,7 @@
  */
 import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.ts';
 import type { RepoVersion } from '../index-document.ts';
-import { mediaObjectKey } from '../layout.ts';
+import { indexViewKey, mediaObjectKey } from '../layout.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
 import { parseDescription, viewFor, viewTail } from './repository-object.ts';
 
@@ -17,8 +17,12 @@ export interface RepositoryView {
   readonly body: AsyncIterable<Buffer>;
   /** Releases the stored object when the body will not be sent (304, HEAD, redirect). */
   readonly discard: () => void;
-  /** The stored object, when the view is all of it (then it can be handed out by a presigned URL). */
-  readonly wholeObjectKey?: string;
+  /**
+   * An object holding exactly this view's bytes, to hand out by presigned URL: the media type's
+   * object when the view is all of it, else the view stored on its own (present only where the
+   * writers store views: index-writer.ts, materializeViewsAbove).
+   */
+  readonly objectKey: string;
   /** Which view: `all`, `floor` or the DC/OS threshold it starts at. */
   readonly view: string;
 }
@@ -49,7 +53,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
     while (!(header = parseGzipHeader(head))) {
       const next = await chunks.next();
       if (next.done || head.length > MAX_HEADER_BYTES) throw new Error(`${key} ends inside its gzip header`);
-      head = Buffer.concat([head, Buffer.from(next.value)]);
+      head = Buffer.concat([head, asBuffer(next.value)]);
     }
   } catch (error) {
     discard();
@@ -63,7 +67,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
   const view = viewFor(description.classes, dcosVersion);
   const whole = view === description.classes[description.classes.length - 1];
   if (whole) {
-    return { etag: object.etag, size: object.size, body: prepended(head, chunks), discard, wholeObjectKey: key, view: 'all' };
+    return { etag: object.etag, size: object.size, body: prepended(head, chunks), discard, objectKey: key, view: 'all' };
   }
   const tail = viewTail(view);
   const prefixLength = header.dataOffset + view.end;
@@ -73,6 +77,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
     size: prefixLength + tail.length,
     body: prefixThenTail(head, chunks, prefixLength, tail),
     discard,
+    objectKey: indexViewKey(description.table, media, view.id),
     view: view.id,
   };
 }
@@ -82,7 +87,7 @@ async function* prepended(head: Buffer, rest: AsyncIterator<Uint8Array>): AsyncG
   for (;;) {
     const next = await rest.next();
     if (next.done) return;
-    yield Buffer.from(next.value);
+    yield asBuffer(next.value);
   }
 }
 
@@ -93,7 +98,7 @@ async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, pr
       if (chunk === undefined) {
         const next = await rest.next();
         if (next.done) throw new Error('the stored index ended before the view did');
-        chunk = Buffer.from(next.value);
+        chunk = asBuffer(next.value);
       }
       const take = chunk.subarray(0, prefixLength - sent);
       sent += take.length;
@@ -105,4 +110,9 @@ async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, pr
     await rest.return?.();
   }
   yield tail;
+}
+
+/** A view of the same memory, never a copy (Buffer.from would copy a Buffer). */
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }

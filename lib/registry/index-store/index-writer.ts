@@ -17,10 +17,10 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { RegistryError } from '../../domain/errors.ts';
-import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore } from '../../ports/object-store.ts';
+import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore, type PutOptions } from '../../ports/object-store.ts';
 import { REPO_MEDIA_TYPE_PREFIX, type RepositoryDocument, type RepoVersion } from '../index-document.ts';
 import { readJson } from '../json-objects.ts';
-import { INDEX_KEY, indexTableKey, mediaObjectKey } from '../layout.ts';
+import { INDEX_KEY, indexTableKey, indexViewKey, mediaObjectKey } from '../layout.ts';
 import { entryPieceOf } from './entry-pieces.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
 import { compareRows, decodeTable, encodeTable, MAX_DCOS_THRESHOLDS, type IndexRow, type StoredTable } from './index-table.ts';
@@ -39,6 +39,11 @@ export const INDEX_METADATA = {
 export interface IndexHosts {
   readonly publicBaseUrl: string;
   readonly dockerHost: string;
+  /**
+   * Where responses are size-limited (Lambda), views larger than this are also stored as objects
+   * of their own, before the commit, so a presigned URL can hand each out whole.
+   */
+  readonly materializeViewsAbove?: number;
 }
 
 export interface CurrentIndex {
@@ -65,7 +70,7 @@ export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex
     if (error instanceof ObjectNotFoundError) return undefined;
     throw error;
   }
-  const bytes = await readAllBytes(object.body);
+  const bytes = await readAllBytes(object.body, object.size);
   const description = parseDescription(parseGzipHeader(bytes)?.comment);
   if (description) {
     const table = await readJson<StoredTable>(store, indexTableKey(description.table));
@@ -153,7 +158,9 @@ export async function commitIndexChange(
     const table = Buffer.from(JSON.stringify(encodeTable(pieces.map((piece) => piece.row))));
     const digest = createHash('sha256').update(table).digest('hex');
     await putIfAbsent(store, indexTableKey(digest), table);
-    const built = buildRepositoryObject(pieces, 'v5', generation, digest);
+    const objects = (['v5', 'v4', 'v3'] as const).map((media) => buildRepositoryObject(pieces, media, generation, digest));
+    if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove);
+    const built = objects[0]!;
     try {
       await store.put(INDEX_KEY, inChunks(built.parts), {
         ...putOptions('v5', rowsMetadata(pieces, hosts, built), built.size),
@@ -164,25 +171,39 @@ export async function commitIndexChange(
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
       continue;
     }
-    await deriveMediaObjects(store, hosts, pieces, generation, digest);
+    await deriveMediaObjects(store, hosts, pieces, objects.slice(1));
     return { entries: pieces.length, bytes: built.size, published: true };
   }
   throw new RegistryError('IndexContention', 'The repository index is being changed too often to publish; try again', {}, { source: 'internal' });
 }
 
-async function putIfAbsent(store: ObjectStore, key: string, body: Buffer): Promise<void> {
+async function putIfAbsent(store: ObjectStore, key: string, body: Buffer | AsyncIterable<Buffer>, options: PutOptions = { contentType: 'application/json' }): Promise<void> {
   try {
-    await store.put(key, body, { contentType: 'application/json', ifNoneMatch: '*' });
+    await store.put(key, body, { ...options, ifNoneMatch: '*' });
   } catch (error) {
     // Keyed by its digest: what is there is these bytes.
     if (!(error instanceof PreconditionFailedError)) throw error;
   }
 }
 
+/** Views too large to send inline, each stored whole under the table's digest (write-once). */
+async function materializeViews(store: ObjectStore, objects: readonly BuiltObject[], table: string, limit: number): Promise<void> {
+  for (const built of objects) {
+    const views = built.description.classes.slice(0, -1);
+    for (const view of views) {
+      const parts = built.viewParts(view);
+      const size = parts.reduce((sum, part) => sum + part.length, 0);
+      const key = indexViewKey(table, built.description.media, view.id);
+      if (size <= limit || (await store.head(key))) continue;
+      await putIfAbsent(store, key, inChunks(parts), { contentType: `${REPO_MEDIA_TYPE_PREFIX}${built.description.media}`, contentEncoding: 'gzip', contentLength: size });
+    }
+  }
+}
+
 /** The v4 and v3 objects of a committed generation, each written only over an older one. */
-async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, pieces: readonly EntryPiece[], generation: number, table: string): Promise<void> {
-  for (const media of ['v4', 'v3'] as const) {
-    const built = buildRepositoryObject(pieces, media, generation, table);
+async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, pieces: readonly EntryPiece[], objects: readonly BuiltObject[]): Promise<void> {
+  for (const built of objects) {
+    const { media, generation } = built.description;
     const key = mediaObjectKey(media);
     for (let attempt = 0; attempt < 20; attempt++) {
       const stored = await store.head(key);
@@ -209,13 +230,12 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
   const primary = await store.head(INDEX_KEY);
   if (!primary) return false;
   const generation = Number(primary.metadata[INDEX_METADATA.generation] ?? 0);
-  const table = primary.metadata[INDEX_METADATA.table];
-  if (!table || generation === 0) {
+  if (!primary.metadata[INDEX_METADATA.table] || generation === 0) {
     // An index of an older layout: one commit that changes nothing stores it in this one.
     await commitIndexChange(store, { publicBaseUrl: primary.metadata[INDEX_METADATA.publicBaseUrl] ?? hosts.publicBaseUrl, dockerHost: primary.metadata[INDEX_METADATA.dockerHost] ?? hosts.dockerHost }, () => ({ kind: 'edit' }));
     return true;
   }
-  const behind = [];
+  const behind: RepoVersion[] = [];
   for (const media of ['v4', 'v3'] as const) {
     const stored = await store.head(mediaObjectKey(media));
     if (!stored || Number(stored.metadata[INDEX_METADATA.generation] ?? 0) < generation) behind.push(media);
@@ -223,12 +243,14 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
   if (behind.length === 0) return false;
   const current = await readCurrentIndex(store);
   if (!current) return false;
+  const table = current.metadata[INDEX_METADATA.table] ?? '';
+  const objects = behind.map((media) => buildRepositoryObject(current.pieces, media, current.generation, table));
+  if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, table, hosts.materializeViewsAbove);
   await deriveMediaObjects(
     store,
     { publicBaseUrl: current.metadata[INDEX_METADATA.publicBaseUrl] ?? hosts.publicBaseUrl, dockerHost: current.metadata[INDEX_METADATA.dockerHost] ?? hosts.dockerHost },
     current.pieces,
-    current.generation,
-    current.metadata[INDEX_METADATA.table] ?? '',
+    objects,
   );
   return true;
 }

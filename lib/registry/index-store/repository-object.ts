@@ -81,6 +81,8 @@ export function parseDescription(comment: string | undefined): ObjectDescription
 export interface BuiltObject {
   /** The object's bytes, in order: slices, never copied into one buffer. */
   readonly parts: readonly Buffer[];
+  /** The bytes of each view (but the last, which is the object) as an object of its own. */
+  readonly viewParts: (view: ViewClass) => readonly Buffer[];
   readonly size: number;
   readonly entries: number;
   readonly description: ObjectDescription;
@@ -96,9 +98,11 @@ export function buildRepositoryObject(pieces: readonly EntryPiece[], media: Repo
   const accumulator = new CrcAccumulator();
   accumulator.append(OPEN);
   const classes: ViewClass[] = [];
+  const dataPartsOfView = new Map<string, number>();
   const closeView = (id: string): void => {
     const closed = accumulator.with(CLOSE);
     classes.push({ id, end: dataLength, crc: closed.crc, length: closed.length });
+    dataPartsOfView.set(id, data.length);
   };
   let currentClass = 'floor';
   carried.forEach((piece, index) => {
@@ -122,7 +126,9 @@ export function buildRepositoryObject(pieces: readonly EntryPiece[], media: Repo
   const header = gzipHeader(describe(description));
   const tail = [CLOSE.deflated, FINAL_BLOCK, gzipTrailer(all.crc, all.length)];
   const parts = [header, ...data, ...tail];
-  return { parts, size: parts.reduce((sum, part) => sum + part.length, 0), entries: carried.length, description };
+  // A view stored on its own is only ever handed out whole (a presigned URL): no comment.
+  const viewParts = (view: ViewClass): readonly Buffer[] => [gzipHeader(), ...data.slice(0, dataPartsOfView.get(view.id) ?? 0), viewTail(view)];
+  return { parts, viewParts, size: parts.reduce((sum, part) => sum + part.length, 0), entries: carried.length, description };
 }
 
 /** The view a client of `dcosVersion` (x.y; undefined: it did not say) gets: the last is all entries. */

@@ -8,13 +8,15 @@
  * reuses is in that ingest's lease while the ingest keeps it fresh, and in its record after (an
  * ingest whose lease lapsed re-checks its files before it commits: leases.ts), so reuse needs no
  * timestamp of its own. No delete happens once the run could not keep its own marker fresh.
- * Also swept: the documents and fragments no live record uses, bundles whose upload has ended,
+ * Also swept: the documents and fragments no live record uses, index tables and views no index
+ * object names, bundles whose upload has ended,
  * upload records past their retention, expired leases, and what interrupted writes left in the
  * store. Each run ends by deriving the tags again from the records.
  */
 import type { RegistryContext } from '../context.ts';
 import { listAllKeys, listAllObjects, readJson } from '../json-objects.ts';
-import { FRAGMENTS_PREFIX, fragmentOf, IMAGE_BLOBS_PREFIX, PACKAGES_PREFIX, packageRecordKey, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
+import { FRAGMENTS_PREFIX, fragmentOf, IMAGE_BLOBS_PREFIX, INDEX_TABLES_PREFIX, INDEX_VIEWS_PREFIX, mediaObjectKey, PACKAGES_PREFIX, packageRecordKey, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
+import { INDEX_METADATA } from '../repository-index.ts';
 import { isLiveRecord, TRANSIENT_UPLOAD_STATES, type PackageRecord, type UploadRecord } from '../records.ts';
 import { liveIngestLeases, startGcRun } from './leases.ts';
 import { rederiveTags } from '../image-tags.ts';
@@ -76,6 +78,7 @@ export async function collectGarbage(context: RegistryContext): Promise<Collecti
       leftovers++;
     }
     leftovers += await sweepUploads(context, remove, now);
+    leftovers += await sweepIndexLayouts(context, remove, now);
     // The Docker side derived again from the records: heals what a failed or raced publication left.
     await rederiveTags(context, records);
     const abandoned = await context.store.sweepAbandonedWrites?.(abandonedWriteAgeMs(context));
@@ -122,6 +125,31 @@ async function sweepPackageDocuments(
     if (record && isLiveRecord(record) && (named.contentDigest === undefined || record.contentDigest === named.contentDigest)) continue;
     await remove(object.key);
     removed++;
+  }
+  return removed;
+}
+
+/**
+ * Tables and stored views of index layouts no index object names any more. A writer writes its
+ * table (and views) before its commit, so only those older than the stale age (and the grace
+ * window) go: a commit still under way is younger. Losing one is not fatal anyway: a writer that
+ * finds no table decodes the index once instead.
+ */
+async function sweepIndexLayouts(context: RegistryContext, remove: (key: string) => Promise<void>, now: number): Promise<number> {
+  const current = new Set<string>();
+  for (const media of ['v5', 'v4', 'v3'] as const) {
+    const table = (await context.store.head(mediaObjectKey(media)))?.metadata[INDEX_METADATA.table];
+    if (table) current.add(table);
+  }
+  const minimumAge = Math.max(context.settings.gcGraceSeconds * 1000, staleAfterMs(context.settings));
+  let removed = 0;
+  for (const prefix of [INDEX_TABLES_PREFIX, INDEX_VIEWS_PREFIX]) {
+    for (const object of await listAllObjects(context.store, prefix)) {
+      const table = object.key.slice(prefix.length).split(/[/.]/)[0] ?? '';
+      if (current.has(table) || now - object.lastModified.getTime() < minimumAge) continue;
+      await remove(object.key);
+      removed++;
+    }
   }
   return removed;
 }

@@ -14,8 +14,9 @@
  * it read, and the jobs it queues again re-check the record themselves (a removal it duplicates
  * stops at the first step the other already took: test/fault/adversarial-maintenance.test.ts).
  */
-import { dockerHostOf, type RegistryContext } from '../context.ts';
+import type { RegistryContext } from '../context.ts';
 import { ensureMediaObjectsCurrent } from '../repository-index.ts';
+import { hostsOf } from '../publisher.ts';
 import { ingestBundle, internalFailure, markFailedUnlessPublished } from '../ingest.ts';
 import { listAllKeys, readJson, updateJson } from '../json-objects.ts';
 import { packageRecordKey, UPLOADS_PREFIX, uploadRecordKey } from '../layout.ts';
@@ -111,7 +112,7 @@ export async function reconcile(context: RegistryContext, options: { staleAfterM
   for (const key of leases.expired) await context.store.delete(key);
   report.leasesExpired = leases.expired.length;
   // Three HEADs when all is well; also moves an index of an older layout into the current one.
-  if (await ensureMediaObjectsCurrent(context.store, { publicBaseUrl: context.settings.publicBaseUrl, dockerHost: dockerHostOf(context.settings) })) report.indexObjectsDerived = 1;
+  if (await ensureMediaObjectsCurrent(context.store, hostsOf(context))) report.indexObjectsDerived = 1;
 
   if (Object.values(report).some((count) => count > 0)) context.log.info('reconciled', { ...report });
   return report;

@@ -1,0 +1,57 @@
+/**
+ * One measured index operation in a process of its own (so its RSS and CPU are its own): `publish`
+ * stages one more version the way ingest leaves it (record Processing, its documents) and runs the
+ * registry's publication; `reindex` rebuilds the whole index. Prints `@@bench {json}` on stderr.
+ */
+import { createHash } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { FsObjectStore } from '../../../lib/adapters/object-store/fs-object-store.ts';
+import { InProcessJobQueue } from '../../../lib/adapters/job-queue/in-process-job-queue.ts';
+import { DEFAULT_SETTINGS, type RegistryContext } from '../../../lib/registry/context.ts';
+import { writeJson } from '../../../lib/registry/json-objects.ts';
+import { packageManifestKey, packageMetadataKey, packageRecordKey } from '../../../lib/registry/layout.ts';
+import { publishPackage, reindex } from '../../../lib/registry/publisher.ts';
+import type { PackageRecord } from '../../../lib/registry/records.ts';
+import { encodeCoordinate } from '../../../lib/universe/coordinate.ts';
+import type { PackageMetadata } from '../../../lib/universe/package-model.ts';
+import { silentLogger } from '../../../lib/support/logger.ts';
+import { readFileSync } from 'node:fs';
+import { schemaErrors } from '../../../lib/universe/schema-registry.ts';
+
+const [directory, operation, publicBaseUrl, metadataFile] = process.argv.slice(2) as [string, 'publish' | 'reindex', string, string | undefined];
+const store = new FsObjectStore(directory);
+const context: RegistryContext = {
+  store,
+  queue: new InProcessJobQueue(silentLogger),
+  settings: { ...DEFAULT_SETTINGS, publicBaseUrl },
+  log: silentLogger,
+  now: () => new Date(),
+};
+
+async function stagePublish(): Promise<() => Promise<void>> {
+  const metadata = JSON.parse(readFileSync(metadataFile!, 'utf8')) as PackageMetadata;
+  const coordinate = encodeCoordinate(metadata);
+  const contentDigest = createHash('sha256').update(JSON.stringify(metadata)).digest('hex');
+  await writeJson(store, packageMetadataKey(coordinate, contentDigest), metadata);
+  await writeJson(store, packageManifestKey(coordinate, contentDigest), { formatVersion: 1, builtBy: 'bench', package: { name: metadata.name, version: metadata.version }, resources: [], images: [] });
+  const now = new Date().toISOString();
+  const record: PackageRecord = { name: metadata.name, version: metadata.version, packagingVersion: metadata.packagingVersion, status: 'Processing', releaseVersion: null, contentDigest, uploadId: 'bench', resources: [], imageBlobs: [], images: [], addedAt: now, updatedAt: now, error: null };
+  await writeJson(store, packageRecordKey(coordinate), record);
+  return () => publishPackage(context, metadata.name, metadata.version, contentDigest);
+}
+
+const work = operation === 'publish' ? await stagePublish() : async () => void (await reindex(context));
+// A long-running server or a warm Lambda has compiled the schemas already: do it before measuring.
+schemaErrors('v5-repo', { packages: [] });
+globalThis.gc?.();
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+const cpuBefore = process.cpuUsage();
+const started = process.hrtime.bigint();
+await work();
+const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+const cpu = process.cpuUsage(cpuBefore);
+delay.disable();
+process.stderr.write(
+  `@@bench ${JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024, maxEventLoopBlockMs: delay.max / 1e6 })}\n`,
+);
