@@ -24,7 +24,11 @@ import { httpFunctions } from '../handlers/http-functions.ts';
 import { staticTokens } from '../http/auth.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
-import { INDEX_KEY, UPLOADS_PREFIX } from '../registry/layout.ts';
+import { INDEX_KEY, mediaObjectKey, UPLOADS_PREFIX } from '../registry/layout.ts';
+import { withReadCache } from '../adapters/object-store/read-cache.ts';
+
+/** Memory for the index objects /repo serves (three objects; 10,000 versions are about 180 MiB). */
+const INDEX_CACHE_BYTES = 256 * 1024 * 1024;
 import { INDEX_METADATA } from '../registry/repository-index.ts';
 import { createLogger, type Logger } from '../support/logger.ts';
 import { PrometheusMetrics } from '../observability/prometheus-metrics.ts';
@@ -57,9 +61,8 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const secret = await presignSecret(config.dataDir);
   let baseUrl = config.publicBaseUrl ?? '';
   const signUrl = createUrlSigner(secret, () => baseUrl);
-  const store: ObjectStore =
-    options.store ??
-    (config.storage.kind === 'fs'
+  const backend: ObjectStore =
+    config.storage.kind === 'fs'
       ? new FsObjectStore(config.storage.root, signUrl)
       : new S3ObjectStore({
           bucket: config.storage.bucket,
@@ -67,7 +70,10 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
           ...(config.storage.endpoint ? { endpoint: config.storage.endpoint } : {}),
           ...(config.storage.region ? { region: config.storage.region } : {}),
           ...(config.storage.forcePathStyle !== undefined ? { forcePathStyle: config.storage.forcePathStyle } : {}),
-        }));
+        });
+  // /repo is served many times a second from three objects: kept in memory while unchanged.
+  const indexObjects = new Set([mediaObjectKey('v5'), mediaObjectKey('v4'), mediaObjectKey('v3')]);
+  const store: ObjectStore = options.store ?? withReadCache(backend, { cacheable: (key) => indexObjects.has(key), maxBytes: INDEX_CACHE_BYTES });
   const queue = new InProcessJobQueue(log);
   const settings = {
     ...DEFAULT_SETTINGS,

@@ -53,7 +53,8 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
     while (!(header = parseGzipHeader(head))) {
       const next = await chunks.next();
       if (next.done || head.length > MAX_HEADER_BYTES) throw new Error(`${key} ends inside its gzip header`);
-      head = Buffer.concat([head, asBuffer(next.value)]);
+      // Usually the header is in the first chunk: no copy of it (a cached object is one chunk).
+      head = head.length === 0 ? asBuffer(next.value) : Buffer.concat([head, asBuffer(next.value)]);
     }
   } catch (error) {
     discard();
