@@ -319,7 +319,10 @@ async function publishablePieces(context: RegistryContext, hosts: IndexHosts): P
       }),
     );
     const fragments = batch.filter((fragment): fragment is IndexFragment => fragment !== undefined);
-    pieces.push(...(await entryPiecesOf(fragments.map((fragment) => repositoryEntry(fragment, hosts)))));
+    // A few entries at a time between turns of the event loop: /repo and /health stay answered.
+    for (let offset = 0; offset < fragments.length; offset += 8) {
+      pieces.push(...(await entryPiecesOf(fragments.slice(offset, offset + 8).map((fragment) => repositoryEntry(fragment, hosts)))));
+    }
   }
   return pieces;
 }

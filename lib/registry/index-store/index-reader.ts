@@ -47,7 +47,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
   const discard = (): void => {
     void chunks.return?.().catch(() => undefined);
   };
-  let head = Buffer.alloc(0);
+  let head: Buffer = Buffer.alloc(0);
   let header;
   try {
     while (!(header = parseGzipHeader(head))) {
