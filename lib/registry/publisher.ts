@@ -11,7 +11,8 @@
  *   publish  Processing → releaseVersion allocated → fragment → tags → index → Added
  *   remove   Removing → out of the index → tags → record Removed (a tombstone, by CAS)
  *            (its files, documents and fragment are then unreachable; collection deletes them)
- *   reindex  the whole index derived again from the records and fragments
+ *   reindex  the whole index derived again from the records and fragments (Added, or Processing
+ *            and already in the index)
  *
  * A job that fails for a reason retrying cannot fix (its data is missing, its entry would break the
  * index) is recorded at once; any other failure is retried `maxAttempts` times and then recorded
@@ -46,7 +47,7 @@ import {
 import type { PackageRecord } from './records.ts';
 import { PermanentJobError } from './registry-errors.ts';
 import { entryPieceOf, entryPiecesOf, INDEX_METADATA, updatePublishedIndex } from './repository-index.ts';
-import { sameCoordinate } from './index-store/index-table.ts';
+import { sameCoordinate, type IndexRow } from './index-store/index-table.ts';
 import type { EntryPiece } from './index-store/repository-object.ts';
 import type { IndexHosts } from './index-store/index-writer.ts';
 
@@ -181,10 +182,9 @@ export async function publishPackage(context: RegistryContext, name: string, ver
   const published = await context.store.head(INDEX_KEY);
   const hosts = hostsOf(context);
   if (published && (published.metadata[INDEX_METADATA.publicBaseUrl] !== hosts.publicBaseUrl || published.metadata[INDEX_METADATA.dockerHost] !== hosts.dockerHost)) {
-    // The public URL or Docker host changed since the index was written: every entry needs new references.
+    // The public URL or Docker host changed since the index was written: every entry needs new
+    // references. The rebuild leaves this version out (it has not reached the index): it is added below.
     await reindex(context);
-    await markAdded(context, coordinate, contentDigest);
-    return;
   }
   let result;
   try {
@@ -292,7 +292,7 @@ export async function removePackage(context: RegistryContext, name: string, vers
 }
 
 /**
- * Derives the whole index again from the records (Processing with a fragment, or Added) and their
+ * Derives the whole index again from the records (Added, or Processing and already in the index) and their
  * fragments, listing them afresh on every attempt so that a publish or a removal that lands in
  * between is never overwritten. O(number of versions), never O(bundle bytes); fragments are read
  * a batch at a time and kept only as compressed pieces, so memory grows with the index's
@@ -301,20 +301,27 @@ export async function removePackage(context: RegistryContext, name: string, vers
 export async function reindex(context: RegistryContext): Promise<{ entries: number }> {
   const hosts = hostsOf(context);
   // Every entry is validated and compressed again: a reindex is also the repair of a broken index.
-  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async () => ({ kind: 'replace', pieces: await publishablePieces(context, hosts) }));
+  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async (rows) => ({ kind: 'replace', pieces: await publishablePieces(context, hosts, rows) }));
   recordIndexMetrics(context, entries, bytes);
   context.log.info('index rebuilt', { entries });
   return { entries };
 }
 
-/** The entries that belong in the index, as pieces: each one's record is Added (or being published) with that content. */
-async function publishablePieces(context: RegistryContext, hosts: IndexHosts): Promise<EntryPiece[]> {
+/**
+ * The entries that belong in the index, as pieces: each one's record is Added with that content,
+ * or Processing and already in the index (`rows`: its publish reached the index and has not yet
+ * marked it Added). A Processing version its publish has not reached the index with stays out: a
+ * rebuild must not publish what may yet fail (the publish adds it itself).
+ */
+async function publishablePieces(context: RegistryContext, hosts: IndexHosts, rows: readonly IndexRow[]): Promise<EntryPiece[]> {
+  const indexed = new Set(rows.map((row) => `${row.name}\n${row.version}`));
   const records = await readAllRecords(context);
   const pieces: EntryPiece[] = [];
   for (let start = 0; start < records.length; start += 32) {
     const batch = await Promise.all(
       records.slice(start, start + 32).map(async ({ coordinate, record }) => {
-        if (record.status !== 'Added' && record.status !== 'Processing') return undefined;
+        const publishing = record.status === 'Processing' && indexed.has(`${record.name}\n${record.version}`);
+        if (record.status !== 'Added' && !publishing) return undefined;
         return readFragment(context, coordinate, record.contentDigest);
       }),
     );

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { writeJson } from '../../lib/registry/json-objects.ts';
-import { resourceKey, uploadRecordKey } from '../../lib/registry/layout.ts';
+import { mediaObjectKey, resourceKey, uploadRecordKey } from '../../lib/registry/layout.ts';
+import { readAllBytes } from '../../lib/ports/object-store.ts';
+import { reconcile } from '../../lib/registry/maintenance/reconciler.ts';
 import type { UploadRecord } from '../../lib/registry/records.ts';
 import { sizedBytes, sha256Hex } from '../helpers/asset-server.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
@@ -56,4 +58,17 @@ describe('fsck: seeded corruptions', () => {
     assert.equal(await harness.inner.head(resourceKey(sha256Hex(stray))), undefined, 'the stray file is collected');
     assert.ok(await harness.inner.head(resourceKey(sha256Hex(kept))));
   });
+
+  it('finds a v4 object left behind by a writer that died after the commit, and the reconciler derives it again', async () => {
+    // As if the writer died between the v5 commit and the v4 derivation, one generation back.
+    const stale = await harness.inner.get(mediaObjectKey('v3'));
+    const staleBytes = await readAllBytes(stale.body);
+    await harness.inner.put(mediaObjectKey('v4'), staleBytes, { contentType: stale.contentType ?? '', contentEncoding: 'gzip', metadata: { ...stale.metadata, generation: '0' } });
+    const found = await harness.fsck();
+    assert.deepEqual(found.violations.map((violation) => violation.type), ['IndexObjectMismatch']);
+    const report = await reconcile(harness.context);
+    assert.equal(report.indexObjectsDerived, 1);
+    assert.equal((await harness.fsck()).clean, true);
+  });
 });
+

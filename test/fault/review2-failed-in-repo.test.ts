@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { collectGarbage } from '../../lib/registry/maintenance/garbage-collector.ts';
 import { reconcile } from '../../lib/registry/maintenance/reconciler.ts';
 import { handleJob, reindex } from '../../lib/registry/publisher.ts';
-import { FRAGMENTS_PREFIX, packageRecordKey } from '../../lib/registry/layout.ts';
+import { FRAGMENTS_PREFIX, INDEX_KEY, packageRecordKey } from '../../lib/registry/layout.ts';
 import { encodeCoordinate } from '../../lib/universe/coordinate.ts';
 import { sizedBytes } from '../helpers/asset-server.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
@@ -42,6 +42,31 @@ describe('review2: a publish that fails for good after /repo lists it', () => {
       // Failed for good is a terminal state with its reason; what matters is that /repo agrees.
       { record: 'Failed', indexed: [], problems: [], fsck: [] },
       'sequentially: either published (Added, listed) or Failed and not listed',
+    );
+  });
+
+  it('F2: a reindex (another instance, fsck --repair, `dcos-registry reindex`) lands while a publish is between its fragment and its index PUT; the publish then fails for good', async () => {
+    await h.ingest(await h.upload(craftedBundle({ name: 'f2', files: [sizedBytes(100_000, 'f2')] })));
+    const job = h.queue.sent.at(-1)!;
+    await h.queue.run(async () => undefined);
+    const gate = new Gate();
+    h.store.inject({ op: 'head', key: INDEX_KEY, action: { kind: 'pause', gate } }); // after fragment and tags
+    const first = handleJob(h.context, job, 1);
+    await gate.reached;
+    await reindex({ ...h.context, store: h.inner });
+    // The record is Processing and its publish has not reached the index: a rebuild leaves it out.
+    assert.deepEqual(await h.indexed(), []);
+    h.store.inject({ op: 'put', key: INDEX_KEY, times: 10, action: { kind: 'fail' } });
+    gate.release();
+    await assert.rejects(first);
+    await assert.rejects(handleJob(h.context, job, 2));
+    await handleJob(h.context, job, 3);
+    h.store.clear();
+    assert.equal((await h.record('f2', '1.0.0'))?.status, 'Failed');
+    await settle(h);
+    assert.deepEqual(
+      { record: (await h.record('f2', '1.0.0'))?.status, indexed: await h.indexed(), problems: await invariantProblems(h), fsck: (await h.fsck()).violations.map((v) => v.type) },
+      { record: 'Failed', indexed: [], problems: [], fsck: [] },
     );
   });
 

@@ -4,6 +4,7 @@
  *
  *   IndexEntryOrphaned   every /repo entry has a record (Added or Processing) and its fragment
  *   PackageNotPublished  every Added record is in /repo
+ *   IndexObjectMismatch  the v4 and v3 objects hold exactly the v5 one's entries they carry
  *   ContentMissing       every file, image blob and document a live record names is stored
  *   ContentUnreachable   every stored file is live, or inside the grace window
  *   RecordStuck          no upload or package record stays transient past the stale age
@@ -36,6 +37,9 @@ import {
 } from '../layout.ts';
 import { isLiveRecord, TRANSIENT_PACKAGE_STATES, TRANSIENT_UPLOAD_STATES, type PackageRecord, type UploadRecord } from '../records.ts';
 import { readPublishedIndex } from '../repository-index.ts';
+import { readPublishedDocument } from '../index-store/index-writer.ts';
+import { repositoryVariant } from '../index-document.ts';
+import { isDeepStrictEqual } from 'node:util';
 import { encodeCoordinate } from '../../universe/coordinate.ts';
 import { collectGarbage } from './garbage-collector.ts';
 import { liveIngestLeases } from './leases.ts';
@@ -47,6 +51,7 @@ import { isLeftOverBundle, isStuckUpload, staleAfterMs } from './timing.ts';
 export type ViolationType =
   | 'IndexEntryOrphaned'
   | 'PackageNotPublished'
+  | 'IndexObjectMismatch'
   | 'ContentMissing'
   | 'ContentUnreachable'
   | 'RecordStuck'
@@ -138,6 +143,14 @@ async function inspect(context: RegistryContext): Promise<Findings> {
         package: entry.name,
         version: entry.version,
       });
+    }
+  }
+  if (index) {
+    for (const media of ['v4', 'v3'] as const) {
+      const derived = await readPublishedDocument(context.store, media);
+      if (!derived || !isDeepStrictEqual(derived.document, repositoryVariant(index.document, media, undefined))) {
+        add('IndexObjectMismatch', `the ${media} repository object ${derived ? 'does not hold' : 'is missing, not'} the v5 entries it carries`, { media });
+      }
     }
   }
   for (const { coordinate, record } of records) {
