@@ -301,7 +301,9 @@ export async function removePackage(context: RegistryContext, name: string, vers
 export async function reindex(context: RegistryContext): Promise<{ entries: number }> {
   const hosts = hostsOf(context);
   // Every entry is validated and compressed again: a reindex is also the repair of a broken index.
-  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async (rows) => ({ kind: 'replace', pieces: await publishablePieces(context, hosts, rows) }));
+  const { entries, bytes } = await updatePublishedIndex(context.store, hosts, async (rows) => ({ kind: 'replace', pieces: await publishablePieces(context, hosts, rows) }), {
+    replacesAll: true,
+  });
   recordIndexMetrics(context, entries, bytes);
   context.log.info('index rebuilt', { entries });
   return { entries };

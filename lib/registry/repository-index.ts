@@ -33,6 +33,7 @@ export function updatePublishedIndex(
   store: ObjectStore,
   hosts: IndexHosts,
   decide: (rows: readonly IndexRow[]) => IndexChange | undefined | Promise<IndexChange | undefined>,
+  options: { replacesAll?: boolean } = {},
 ): Promise<{ entries: number; bytes: number; published: boolean }> {
-  return commitIndexChange(store, hosts, decide);
+  return commitIndexChange(store, hosts, decide, options);
 }

@@ -80,7 +80,15 @@ const deflateRawAsync = promisify(deflateRaw);
 
 /** On the thread pool: a reindex compresses thousands of entries without holding the event loop. */
 export async function deflatePiece(raw: Buffer): Promise<DeflatePiece> {
-  return pieceOf(raw, await deflateRawAsync(raw, FULL_FLUSH));
+  return pieceOf(raw, compact(await deflateRawAsync(raw, FULL_FLUSH)));
+}
+
+/**
+ * zlib's output may be a slice of a larger chunk it allocated; a reindex keeps ten thousand
+ * pieces, and each would hold its whole chunk. Copied to its own size when that wastes memory.
+ */
+function compact(buffer: Buffer): Buffer {
+  return buffer.buffer.byteLength > buffer.length + 1024 ? Buffer.from(buffer) : buffer;
 }
 
 /** The empty final block (BFINAL=1, fixed Huffman, end-of-block code only): ends the deflate stream. */

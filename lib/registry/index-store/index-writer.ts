@@ -65,7 +65,7 @@ const scratchPool: Buffer[] = [];
 
 async function readIntoScratch(body: AsyncIterable<Uint8Array>, size: number): Promise<Buffer> {
   const index = scratchPool.findIndex((buffer) => buffer.length >= size);
-  const scratch = index >= 0 ? scratchPool.splice(index, 1)[0]! : Buffer.allocUnsafe(Math.ceil((size * 1.25) / 65536) * 65536);
+  const scratch = index >= 0 ? scratchPool.splice(index, 1)[0]! : Buffer.allocUnsafe(Math.ceil((size * 1.05) / 65536) * 65536);
   let filled = 0;
   try {
     for await (const chunk of body) {
@@ -93,6 +93,20 @@ export type IndexChange =
   | { readonly kind: 'replace'; readonly pieces: readonly EntryPiece[] };
 
 const gunzipAsync = promisify(gunzip);
+
+/**
+ * Only the rows and the version of the v5 object, without its bytes: what a change that replaces
+ * every entry (a reindex) needs. Undefined when the object predates the table (read it whole).
+ */
+async function readCurrentRows(store: ObjectStore): Promise<CurrentIndex | undefined | 'legacy'> {
+  const info = await store.head(INDEX_KEY);
+  if (!info) return undefined;
+  const table = info.metadata[INDEX_METADATA.table];
+  const stored = table ? await readJson<StoredTable>(store, indexTableKey(table)) : undefined;
+  if (!stored) return 'legacy';
+  const pieces = decodeTable(stored.value).map((row) => ({ row, deflated: Buffer.alloc(0) }));
+  return { etag: info.etag, generation: Number(info.metadata[INDEX_METADATA.generation] ?? 0), pieces, metadata: info.metadata, release: () => undefined };
+}
 
 /** The v5 object and its entries as pieces; undefined when nothing was ever published. */
 export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex | undefined> {
@@ -217,11 +231,14 @@ export async function commitIndexChange(
   store: ObjectStore,
   hosts: IndexHosts,
   decide: (rows: readonly IndexRow[]) => IndexChange | undefined | Promise<IndexChange | undefined>,
+  options: { replacesAll?: boolean } = {},
 ): Promise<{ entries: number; bytes: number; published: boolean }> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const current = await readCurrentIndex(store);
+    // A change that replaces every entry reuses none: the rows are enough (no read of the object).
+    const rows = options.replacesAll ? await readCurrentRows(store) : 'legacy';
+    const current = rows === 'legacy' ? await readCurrentIndex(store) : rows;
     try {
-      const outcome = await commitOnce(store, hosts, decide, current);
+      const outcome = await commitOnce(store, hosts, decide, current, rows !== 'legacy');
       if (outcome) return outcome;
     } finally {
       current?.release();
@@ -237,34 +254,35 @@ async function commitOnce(
   hosts: IndexHosts,
   decide: (rows: readonly IndexRow[]) => IndexChange | undefined | Promise<IndexChange | undefined>,
   current: CurrentIndex | undefined,
+  rowsOnly: boolean,
 ): Promise<{ entries: number; bytes: number; published: boolean } | undefined> {
-  {
-    const change = await decide((current?.pieces ?? []).map((piece) => piece.row));
-    if (change === undefined) return { entries: current?.pieces.length ?? 0, bytes: 0, published: false };
-    const pieces = applyChange(current?.pieces ?? [], change);
-    const thresholds = new Set(pieces.map((piece) => piece.row.minDcos));
-    if (thresholds.size > MAX_DCOS_THRESHOLDS + 1) {
-      throw new RegistryError('InvalidIndex', `The repository would hold more than ${MAX_DCOS_THRESHOLDS} distinct minDcosReleaseVersion values (each is a view of it)`, { thresholds: thresholds.size }, { source: 'internal' });
-    }
-    const generation = (current?.generation ?? 0) + 1;
-    const table = Buffer.from(JSON.stringify(encodeTable(pieces.map((piece) => piece.row))));
-    const digest = createHash('sha256').update(table).digest('hex');
-    await putIfAbsent(store, indexTableKey(digest), table);
-    const objects = (['v5', 'v4', 'v3'] as const).map((media) => buildRepositoryObject(pieces, media, generation, digest));
-    if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove);
-    const built = objects[0]!;
-    try {
-      await store.put(INDEX_KEY, inChunks(built.parts), {
-        ...putOptions('v5', rowsMetadata(pieces, hosts, built), built.size),
-        ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
-      });
-    } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
-      return undefined;
-    }
-    await deriveMediaObjects(store, hosts, pieces, objects.slice(1));
-    return { entries: pieces.length, bytes: built.size, published: true };
+  const change = await decide((current?.pieces ?? []).map((piece) => piece.row));
+  if (change === undefined) return { entries: current?.pieces.length ?? 0, bytes: 0, published: false };
+  // Read without its bytes: only a change that keeps none of the current pieces can be applied.
+  if (rowsOnly && change.kind !== 'replace') throw new Error('a change said to replace all entries must replace them');
+  const pieces = applyChange(current?.pieces ?? [], change);
+  const thresholds = new Set(pieces.map((piece) => piece.row.minDcos));
+  if (thresholds.size > MAX_DCOS_THRESHOLDS + 1) {
+    throw new RegistryError('InvalidIndex', `The repository would hold more than ${MAX_DCOS_THRESHOLDS} distinct minDcosReleaseVersion values (each is a view of it)`, { thresholds: thresholds.size }, { source: 'internal' });
   }
+  const generation = (current?.generation ?? 0) + 1;
+  const table = Buffer.from(JSON.stringify(encodeTable(pieces.map((piece) => piece.row))));
+  const digest = createHash('sha256').update(table).digest('hex');
+  await putIfAbsent(store, indexTableKey(digest), table);
+  const objects = (['v5', 'v4', 'v3'] as const).map((media) => buildRepositoryObject(pieces, media, generation, digest));
+  if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove);
+  const built = objects[0]!;
+  try {
+    await store.put(INDEX_KEY, inChunks(built.parts), {
+      ...putOptions('v5', rowsMetadata(pieces, hosts, built), built.size),
+      ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
+    });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+    return undefined;
+  }
+  await deriveMediaObjects(store, hosts, pieces, objects.slice(1));
+  return { entries: pieces.length, bytes: built.size, published: true };
 }
 
 async function putIfAbsent(store: ObjectStore, key: string, body: Buffer | AsyncIterable<Buffer>, options: PutOptions = { contentType: 'application/json' }): Promise<void> {

@@ -9,7 +9,8 @@ import { FsObjectStore } from '../../../lib/adapters/object-store/fs-object-stor
 import { InProcessJobQueue } from '../../../lib/adapters/job-queue/in-process-job-queue.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../../../lib/registry/context.ts';
 import { writeJson } from '../../../lib/registry/json-objects.ts';
-import { packageManifestKey, packageMetadataKey, packageRecordKey } from '../../../lib/registry/layout.ts';
+import { mediaObjectKey, packageManifestKey, packageMetadataKey, packageRecordKey } from '../../../lib/registry/layout.ts';
+import { withReadCache } from '../../../lib/adapters/object-store/read-cache.ts';
 import { publishPackage, reindex } from '../../../lib/registry/publisher.ts';
 import type { PackageRecord } from '../../../lib/registry/records.ts';
 import { encodeCoordinate } from '../../../lib/universe/coordinate.ts';
@@ -19,7 +20,11 @@ import { readFileSync } from 'node:fs';
 import { schemaErrors } from '../../../lib/universe/schema-registry.ts';
 
 const [directory, operation, publicBaseUrl, metadataFile, warmUpFile] = process.argv.slice(2) as [string, 'publish' | 'reindex', string, string | undefined, string | undefined];
-const store = new FsObjectStore(directory);
+// As the embedded server wraps it: the index objects stay in memory while their ETag holds, so a
+// warm writer reads the index it wrote from memory (BENCH_NO_CACHE=1: from disk every time).
+const backend = new FsObjectStore(directory);
+const indexObjects = new Set([mediaObjectKey('v5'), mediaObjectKey('v4'), mediaObjectKey('v3')]);
+const store = process.env.BENCH_NO_CACHE ? backend : withReadCache(backend, { cacheable: (key) => indexObjects.has(key), maxBytes: 256 * 1024 * 1024 });
 const context: RegistryContext = {
   store,
   queue: new InProcessJobQueue(silentLogger),
@@ -58,5 +63,5 @@ const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
 const cpu = process.cpuUsage(cpuBefore);
 delay.disable();
 process.stderr.write(
-  `@@bench ${JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024, maxEventLoopBlockMs: delay.max / 1e6 })}\n`,
+  `@@bench ${JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024, maxEventLoopBlockMs: delay.max / 1e6 })}\n`,
 );

@@ -43,6 +43,8 @@ const COSMOS_ACCEPT = (versions: string[]) => versions.map((v) => `application/v
 interface Measured {
   wallMs: number;
   cpuMs: number;
+  userMs: number;
+  systemMs: number;
   maxRssMiB: number;
   maxEventLoopBlockMs: number;
 }
@@ -279,7 +281,7 @@ async function main(): Promise<void> {
         if (round < 2) reindexes.push(await runChild([objects, 'reindex', PUBLIC_URL]));
       }
       const summary = (label: string, runs: Measured[]): string =>
-        `  ${label} (median of ${runs.length}): wall ${median(runs.map((run) => run.wallMs)).toFixed(0)} ms, CPU ${median(runs.map((run) => run.cpuMs)).toFixed(0)} ms, peak RSS ${Math.max(...runs.map((run) => run.maxRssMiB)).toFixed(0)} MiB, longest event-loop block ${Math.max(...runs.map((run) => run.maxEventLoopBlockMs)).toFixed(0)} ms`;
+        `  ${label} (median of ${runs.length}): wall ${median(runs.map((run) => run.wallMs)).toFixed(0)} ms, CPU ${median(runs.map((run) => run.cpuMs)).toFixed(0)} ms (user ${median(runs.map((run) => run.userMs)).toFixed(0)}, system ${median(runs.map((run) => run.systemMs)).toFixed(0)}), peak RSS ${Math.max(...runs.map((run) => run.maxRssMiB)).toFixed(0)} MiB, longest event-loop block ${Math.max(...runs.map((run) => run.maxEventLoopBlockMs)).toFixed(0)} ms`;
       process.stderr.write(`${summary('publish, warm process', publishes)}\n${summary('publish, fresh process', coldPublishes)}\n${summary('reindex', reindexes)}\n`);
       process.stderr.write(`  reindex / publish CPU (warm): ${(median(reindexes.map((run) => run.cpuMs)) / median(publishes.map((run) => run.cpuMs))).toFixed(0)}×\n`);
       await serveAndLoad(directory, work);
