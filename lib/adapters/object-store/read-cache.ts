@@ -1,6 +1,7 @@
 /**
  * A store decorator that keeps chosen objects (the index objects) in memory and answers a `get`
- * of one with a HEAD and the bytes it holds, while the stored ETag is unchanged. For a process
+ * of one with a HEAD and the bytes it holds, while the stored ETag is unchanged. An object is kept
+ * from its second read of one version on. For a process
  * that serves the same large objects many times a second (the embedded server's /repo): one
  * storage call per request still, no re-read of the body from disk, no fresh buffer per request.
  *
@@ -18,6 +19,7 @@ interface Cached {
 
 export function withReadCache(inner: ObjectStore, options: { readonly cacheable: (key: string) => boolean; readonly maxBytes: number }): ObjectStore {
   const cache = new Map<string, Cached>();
+  const lastSeen = new Map<string, string>();
   let heldBytes = 0;
   const forget = (key: string): void => {
     const entry = cache.get(key);
@@ -56,6 +58,12 @@ export function withReadCache(inner: ObjectStore, options: { readonly cacheable:
         forget(key);
       }
       const object = await inner.get(key);
+      if (lastSeen.get(key) !== object.etag) {
+        // Read once: not worth memory yet (a writer reads each version it replaces once; only
+        // what is read again, a served index, is kept).
+        lastSeen.set(key, object.etag);
+        return object;
+      }
       const bytes = await readAllBytes(object.body, object.size);
       const { body: _body, ...info } = object;
       remember(key, { info, bytes });
