@@ -94,6 +94,9 @@ export type IndexChange =
 
 const gunzipAsync = promisify(gunzip);
 
+/** Lets waiting requests (a /health probe, a 304) in between two passes over the rows. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Only the rows and the version of the v5 object, without its bytes: what a change that replaces
  * every entry (a reindex) needs. Undefined when the object predates the table (read it whole).
@@ -266,10 +269,16 @@ async function commitOnce(
     throw new RegistryError('InvalidIndex', `The repository would hold more than ${MAX_DCOS_THRESHOLDS} distinct minDcosReleaseVersion values (each is a view of it)`, { thresholds: thresholds.size }, { source: 'internal' });
   }
   const generation = (current?.generation ?? 0) + 1;
+  await turn();
   const table = Buffer.from(JSON.stringify(encodeTable(pieces.map((piece) => piece.row))));
   const digest = createHash('sha256').update(table).digest('hex');
   await putIfAbsent(store, indexTableKey(digest), table);
-  const objects = (['v5', 'v4', 'v3'] as const).map((media) => buildRepositoryObject(pieces, media, generation, digest));
+  const objects: BuiltObject[] = [];
+  for (const media of ['v5', 'v4', 'v3'] as const) {
+    // Each layout is a pass over every row: one per turn of the event loop.
+    await turn();
+    objects.push(buildRepositoryObject(pieces, media, generation, digest));
+  }
   if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove);
   const built = objects[0]!;
   try {
