@@ -54,6 +54,8 @@ export function negotiateRepoVersion(accept: string | undefined): RepoVersion | 
   let anyRepo = false;
   for (const media of offered) {
     const [type, ...parameters] = media.split(';').map((part) => part.trim());
+    // `q=0` means "not this one" (RFC 9110 §12.4.2).
+    if (parameters.some((parameter) => /^q=0(\.0*)?$/.test(parameter))) continue;
     if (type === '*/*' || type === 'application/*') anyRepo = true;
     if (type !== 'application/vnd.dcos.universe.repo+json') continue;
     const version = parameters.find((parameter) => parameter.startsWith('version='))?.slice('version='.length);
@@ -66,7 +68,7 @@ export function negotiateRepoVersion(accept: string | undefined): RepoVersion | 
 
 /** `dcos/<x.y>` from Cosmos's User-Agent (`cosmos/0.6.3 dcos/2.1.0`) → `2.1`. */
 export function dcosVersionFromUserAgent(userAgent: string | undefined): string | undefined {
-  const match = /(?:^|\s)dcos\/(\d+(?:\.\d+)*)/.exec(userAgent ?? '');
+  const match = /(?:^|\s)dcos\/(\d+(?:\.\d+)*)/i.exec(userAgent ?? '');
   return match?.[1]?.split('.').slice(0, 2).join('.');
 }
 
@@ -82,7 +84,7 @@ export async function serveRepository(context: RegistryContext, request: Reposit
     throw new NotFoundError(`No repository representation matches Accept: ${request.accept}`, { accept: request.accept ?? '' });
   }
   const dcosVersion = dcosVersionFromUserAgent(request.userAgent);
-  const acceptsGzip = /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[0-9.]+)?\s*(,|$)/i.test(request.acceptEncoding ?? '');
+  const acceptsGzip = acceptsGzipEncoding(request.acceptEncoding);
   const opened = await openRepositoryView(context.store, version, dcosVersion);
   if (opened === 'legacy' || (opened === undefined && version !== 'v5' && (await context.store.head(INDEX_KEY)))) {
     return legacyRepository(context, version, dcosVersion, acceptsGzip, request.ifNoneMatch);
@@ -98,9 +100,13 @@ export async function serveRepository(context: RegistryContext, request: Reposit
     view.discard();
     return { kind: 'not-modified', headers };
   }
-  if (!context.settings.streamResponses && view.size > context.settings.maxInlineResponseBytes) {
-    // Too large for a Lambda response: the store's presigned URL of exactly these bytes (gzip:
-    // Cosmos always asks for it). The store's scheme is the deployment's (https on AWS).
+  // What would be sent: a client that takes no gzip gets it decompressed, which is larger.
+  const sentBytes = acceptsGzip ? view.size : view.rawLength;
+  if (!context.settings.streamResponses && sentBytes > context.settings.maxInlineResponseBytes) {
+    // Too large for a Lambda response: the store's presigned URL of exactly these bytes, gzip
+    // (Cosmos always takes it; a client that does not is sent them with Content-Encoding: gzip,
+    // which is better than a response Lambda cannot send). The store's scheme is the
+    // deployment's (https on AWS).
     const location = await context.store.presign('GET', view.objectKey, { expiresIn: 300, responseContentType: headers['content-type'] });
     if (location) {
       view.discard();
@@ -112,13 +118,28 @@ export async function serveRepository(context: RegistryContext, request: Reposit
   return { kind: 'stream', status: 200, headers, body: gunzipStream(view.body) };
 }
 
-const matchesEtag = (ifNoneMatch: string | undefined, etag: string): boolean =>
-  ifNoneMatch !== undefined && ifNoneMatch.split(',').map((tag) => tag.trim()).includes(etag);
+/** If-None-Match by weak comparison (RFC 9110 §13.1.2): `W/` does not matter, `*` matches any. */
+function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag));
+}
 
-const EMPTY_GZIP = gzipSync(Buffer.from(JSON.stringify(EMPTY_REPOSITORY)));
+/** gzip (or its old name x-gzip, or `*`) is acceptable, with a q above 0. */
+function acceptsGzipEncoding(header: string | undefined): boolean {
+  for (const part of (header ?? '').split(',')) {
+    const [coding, ...parameters] = part.split(';').map((piece) => piece.trim().toLowerCase());
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
+    if (!parameters.some((parameter) => /^q=0(\.0*)?$/.test(parameter))) return true;
+  }
+  return false;
+}
+
+const EMPTY_JSON = Buffer.from(JSON.stringify(EMPTY_REPOSITORY));
+const EMPTY_GZIP = gzipSync(EMPTY_JSON);
 
 function emptyView(): RepositoryView {
-  return { etag: '"empty"', size: EMPTY_GZIP.length, body: Readable.from([EMPTY_GZIP]), discard: () => undefined, objectKey: INDEX_KEY, view: 'all' };
+  return { etag: '"empty"', size: EMPTY_GZIP.length, rawLength: EMPTY_JSON.length, body: Readable.from([EMPTY_GZIP]), discard: () => undefined, objectKey: INDEX_KEY, view: 'all' };
 }
 
 function gunzipStream(body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {

@@ -14,6 +14,8 @@ export interface RepositoryView {
   readonly etag: string;
   /** Length of the gzip body. */
   readonly size: number;
+  /** Length of the document it decodes to. */
+  readonly rawLength: number;
   readonly body: AsyncIterable<Buffer>;
   /** Releases the stored object when the body will not be sent (304, HEAD, redirect). */
   readonly discard: () => void;
@@ -68,7 +70,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
   const view = viewFor(description.classes, dcosVersion);
   const whole = view === description.classes[description.classes.length - 1];
   if (whole) {
-    return { etag: object.etag, size: object.size, body: prepended(head, chunks), discard, objectKey: key, view: 'all' };
+    return { etag: object.etag, size: object.size, rawLength: view.length, body: prepended(head, chunks), discard, objectKey: key, view: 'all' };
   }
   const tail = viewTail(view);
   const prefixLength = header.dataOffset + view.end;
@@ -76,6 +78,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
     // Distinct per view of one stored version: a client's 304 never crosses views.
     etag: `"${object.etag.replace(/^(W\/)?"|"$/g, '')}.${view.id}"`,
     size: prefixLength + tail.length,
+    rawLength: view.length,
     body: prefixThenTail(head, chunks, prefixLength, tail),
     discard,
     objectKey: indexViewKey(description.table, media, view.id),

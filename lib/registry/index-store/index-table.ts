@@ -8,7 +8,6 @@
  * makes every DC/OS-version view of a media type a prefix of that media type's object, and the
  * v4 and v3 objects subsequences of the v5 one, so no view needs bytes of its own.
  */
-import { compareDcosVersions } from '../index-document.ts';
 import type { RepoVersion } from '../index-document.ts';
 
 export interface IndexRow {
@@ -34,11 +33,34 @@ export const CARRIED_PACKAGING: Record<RepoVersion, ReadonlySet<string>> = {
 /** How many distinct minDcosReleaseVersion values one index may hold: each is a view. */
 export const MAX_DCOS_THRESHOLDS = 200;
 
-/** `1.9.0` and `1.9` are one threshold: trailing zero parts beyond the second are dropped. */
+/**
+ * One spelling per threshold: versions that compare equal (`1`, `1.0`, `1.0.0`; `1.9`, `1.9.0`)
+ * are one view, so trailing zero parts are dropped (down to one part) and leading zeros with them.
+ */
 export function canonicalDcosVersion(version: string): string {
-  const parts = version.split('.');
-  while (parts.length > 2 && /^0+$/.test(parts[parts.length - 1]!)) parts.pop();
-  return parts.map((part) => String(Number(part))).join('.');
+  const parts = version.split('.').map((part) => String(Number(part)));
+  while (parts.length > 1 && parts[parts.length - 1] === '0') parts.pop();
+  return parts.join('.');
+}
+
+const parsedVersions = new Map<string, readonly number[]>();
+
+/** Numeric parts of a canonical version, parsed once: sorting ten thousand rows compares often. */
+function versionParts(version: string): readonly number[] {
+  let parts = parsedVersions.get(version);
+  if (!parts) {
+    parts = version.split('.').map(Number);
+    if (parsedVersions.size < 10_000) parsedVersions.set(version, parts);
+  }
+  return parts;
+}
+
+function compareParts(left: readonly number[], right: readonly number[]): number {
+  for (let index = 0; index < Math.max(left.length, right.length); index++) {
+    const difference = (left[index] ?? 0) - (right[index] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
 }
 
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -47,7 +69,7 @@ export function compareRows(a: IndexRow, b: IndexRow): number {
   if (a.minDcos !== b.minDcos) {
     if (a.minDcos === null) return -1;
     if (b.minDcos === null) return 1;
-    const byDcos = compareDcosVersions(a.minDcos, b.minDcos);
+    const byDcos = compareParts(versionParts(a.minDcos), versionParts(b.minDcos));
     if (byDcos !== 0) return byDcos;
   }
   return byCodeUnits(a.name, b.name) || b.releaseVersion - a.releaseVersion || byCodeUnits(a.version, b.version);
@@ -75,7 +97,7 @@ export function decodeTable(stored: StoredTable): IndexRow[] {
     version,
     releaseVersion,
     packagingVersion,
-    minDcos,
+    minDcos: minDcos === null ? null : canonicalDcosVersion(minDcos),
     rawLength,
     deflatedLength,
     crc,

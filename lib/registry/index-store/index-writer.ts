@@ -17,14 +17,14 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { RegistryError } from '../../domain/errors.ts';
-import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore, type PutOptions } from '../../ports/object-store.ts';
+import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore } from '../../ports/object-store.ts';
 import { REPO_MEDIA_TYPE_PREFIX, type RepositoryDocument, type RepoVersion } from '../index-document.ts';
 import { readJson } from '../json-objects.ts';
 import { INDEX_KEY, indexTableKey, indexViewKey, mediaObjectKey } from '../layout.ts';
 import { entryPieceOf } from './entry-pieces.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
 import { compareRows, decodeTable, encodeTable, MAX_DCOS_THRESHOLDS, type IndexRow, type StoredTable } from './index-table.ts';
-import { buildRepositoryObject, COMMA, parseDescription, slicesOf, type BuiltObject, type EntryPiece } from './repository-object.ts';
+import { buildRepositoryObject, COMMA, parseDescription, slicesOf, viewTail, type BuiltObject, type EntryPiece, type ViewClass } from './repository-object.ts';
 
 /** Object metadata of the index objects, so health and maintenance can answer from a HEAD. */
 export const INDEX_METADATA = {
@@ -272,14 +272,14 @@ async function commitOnce(
   await turn();
   const table = Buffer.from(JSON.stringify(encodeTable(pieces.map((piece) => piece.row))));
   const digest = createHash('sha256').update(table).digest('hex');
-  await putIfAbsent(store, indexTableKey(digest), table);
+  const reused = await putTable(store, indexTableKey(digest), table);
   const objects: BuiltObject[] = [];
   for (const media of ['v5', 'v4', 'v3'] as const) {
     // Each layout is a pass over every row: one per turn of the event loop.
     await turn();
     objects.push(buildRepositoryObject(pieces, media, generation, digest));
   }
-  if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove);
+  if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove, reused);
   const built = objects[0]!;
   try {
     await store.put(INDEX_KEY, inChunks(built.parts), {
@@ -294,27 +294,59 @@ async function commitOnce(
   return { entries: pieces.length, bytes: built.size, published: true };
 }
 
-async function putIfAbsent(store: ObjectStore, key: string, body: Buffer | AsyncIterable<Buffer>, options: PutOptions = { contentType: 'application/json' }): Promise<void> {
+/**
+ * Writes a table under its digest. When it was there already (the index went back to a set of
+ * entries it had before), it is written again anyway: collection judges these by the age of their
+ * last write, and an old one about to be named again must look as young as a new one. Returns
+ * whether it was there (its views must then be refreshed too).
+ */
+async function putTable(store: ObjectStore, key: string, body: Buffer): Promise<boolean> {
   try {
-    await store.put(key, body, { ...options, ifNoneMatch: '*' });
+    await store.put(key, body, { contentType: 'application/json', ifNoneMatch: '*' });
+    return false;
   } catch (error) {
-    // Keyed by its digest: what is there is these bytes.
     if (!(error instanceof PreconditionFailedError)) throw error;
+  }
+  await store.put(key, body, { contentType: 'application/json' });
+  return true;
+}
+
+/** Bytes of a view stored on its own: header, prefix, tail (repository-object.ts). */
+const storedViewSize = (view: ViewClass): number => 10 + view.end + viewTail(view).length;
+
+/**
+ * Views too large to send inline, each stored whole under the table's digest; `refresh` writes
+ * them again even when present (see putTable).
+ */
+async function materializeViews(store: ObjectStore, objects: readonly BuiltObject[], table: string, limit: number, refresh = false): Promise<void> {
+  for (const built of objects) {
+    for (const view of built.description.classes.slice(0, -1)) {
+      const size = storedViewSize(view);
+      const key = indexViewKey(table, built.description.media, view.id);
+      if (size <= limit || (!refresh && (await store.head(key)))) continue;
+      await store.put(key, inChunks(built.viewParts(view)), { contentType: `${REPO_MEDIA_TYPE_PREFIX}${built.description.media}`, contentEncoding: 'gzip', contentLength: size });
+    }
   }
 }
 
-/** Views too large to send inline, each stored whole under the table's digest (write-once). */
-async function materializeViews(store: ObjectStore, objects: readonly BuiltObject[], table: string, limit: number): Promise<void> {
-  for (const built of objects) {
-    const views = built.description.classes.slice(0, -1);
-    for (const view of views) {
-      const parts = built.viewParts(view);
-      const size = parts.reduce((sum, part) => sum + part.length, 0);
-      const key = indexViewKey(table, built.description.media, view.id);
-      if (size <= limit || (await store.head(key))) continue;
-      await putIfAbsent(store, key, inChunks(parts), { contentType: `${REPO_MEDIA_TYPE_PREFIX}${built.description.media}`, contentEncoding: 'gzip', contentLength: size });
+/** Whether a view that should be stored on its own (above `limit`) is missing, read from the objects' headers alone. */
+async function viewsMissing(store: ObjectStore, limit: number): Promise<boolean> {
+  for (const media of ['v5', 'v4', 'v3'] as const) {
+    let header;
+    try {
+      const object = await store.get(mediaObjectKey(media), { range: { start: 0, end: 64 * 1024 - 1 } });
+      header = parseGzipHeader(await readAllBytes(object.body));
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) continue;
+      throw error;
+    }
+    const description = parseDescription(header?.comment);
+    if (!description) continue;
+    for (const view of description.classes.slice(0, -1)) {
+      if (storedViewSize(view) > limit && !(await store.head(indexViewKey(description.table, media, view.id)))) return true;
     }
   }
+  return false;
 }
 
 /** The v4 and v3 objects of a committed generation, each written only over an older one. */
@@ -347,9 +379,16 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
   const primary = await store.head(INDEX_KEY);
   if (!primary) return false;
   const generation = Number(primary.metadata[INDEX_METADATA.generation] ?? 0);
+  // The hosts the index was written for (a changed public URL is the next publish's to apply);
+  // how views are stored is this deployment's.
+  const written: IndexHosts = {
+    publicBaseUrl: primary.metadata[INDEX_METADATA.publicBaseUrl] ?? hosts.publicBaseUrl,
+    dockerHost: primary.metadata[INDEX_METADATA.dockerHost] ?? hosts.dockerHost,
+    ...(hosts.materializeViewsAbove !== undefined ? { materializeViewsAbove: hosts.materializeViewsAbove } : {}),
+  };
   if (!primary.metadata[INDEX_METADATA.table] || generation === 0) {
     // An index of an older layout: one commit that changes nothing stores it in this one.
-    await commitIndexChange(store, { publicBaseUrl: primary.metadata[INDEX_METADATA.publicBaseUrl] ?? hosts.publicBaseUrl, dockerHost: primary.metadata[INDEX_METADATA.dockerHost] ?? hosts.dockerHost }, () => ({ kind: 'edit' }));
+    await commitIndexChange(store, written, () => ({ kind: 'edit' }));
     return true;
   }
   const behind: RepoVersion[] = [];
@@ -357,11 +396,17 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
     const stored = await store.head(mediaObjectKey(media));
     if (!stored || Number(stored.metadata[INDEX_METADATA.generation] ?? 0) < generation) behind.push(media);
   }
-  if (behind.length === 0) return false;
+  const missingViews = hosts.materializeViewsAbove !== undefined && (await viewsMissing(store, hosts.materializeViewsAbove));
+  if (behind.length === 0 && !missingViews) return false;
   const current = await readCurrentIndex(store);
   if (!current) return false;
   try {
-    await deriveBehind(store, hosts, current, behind);
+    const table = current.metadata[INDEX_METADATA.table] ?? '';
+    if (missingViews) {
+      const all = (['v5', 'v4', 'v3'] as const).map((media) => buildRepositoryObject(current.pieces, media, current.generation, table));
+      await materializeViews(store, all, table, hosts.materializeViewsAbove!);
+    }
+    await deriveBehind(store, written, current, behind);
   } finally {
     current.release();
   }
@@ -369,15 +414,11 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
 }
 
 async function deriveBehind(store: ObjectStore, hosts: IndexHosts, current: CurrentIndex, behind: readonly RepoVersion[]): Promise<void> {
+  if (behind.length === 0) return;
   const table = current.metadata[INDEX_METADATA.table] ?? '';
   const objects = behind.map((media) => buildRepositoryObject(current.pieces, media, current.generation, table));
   if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, table, hosts.materializeViewsAbove);
-  await deriveMediaObjects(
-    store,
-    { publicBaseUrl: current.metadata[INDEX_METADATA.publicBaseUrl] ?? hosts.publicBaseUrl, dockerHost: current.metadata[INDEX_METADATA.dockerHost] ?? hosts.dockerHost },
-    current.pieces,
-    objects,
-  );
+  await deriveMediaObjects(store, hosts, current.pieces, objects);
 }
 
 /** The whole published document, decoded: for checks (fsck, tests), never on a request path. */

@@ -98,11 +98,13 @@ export function buildRepositoryObject(pieces: readonly EntryPiece[], media: Repo
   const accumulator = new CrcAccumulator();
   accumulator.append(OPEN);
   const classes: ViewClass[] = [];
-  const dataPartsOfView = new Map<string, number>();
+  // Keyed by the view itself, not its id: a view's bytes are always its own prefix.
+  const dataPartsOfView = new Map<ViewClass, number>();
   const closeView = (id: string): void => {
     const closed = accumulator.with(CLOSE);
-    classes.push({ id, end: dataLength, crc: closed.crc, length: closed.length });
-    dataPartsOfView.set(id, data.length);
+    const view = { id, end: dataLength, crc: closed.crc, length: closed.length };
+    classes.push(view);
+    dataPartsOfView.set(view, data.length);
   };
   let currentClass = 'floor';
   carried.forEach((piece, index) => {
@@ -127,7 +129,11 @@ export function buildRepositoryObject(pieces: readonly EntryPiece[], media: Repo
   const tail = [CLOSE.deflated, FINAL_BLOCK, gzipTrailer(all.crc, all.length)];
   const parts = [header, ...data, ...tail];
   // A view stored on its own is only ever handed out whole (a presigned URL): no comment.
-  const viewParts = (view: ViewClass): readonly Buffer[] => [gzipHeader(), ...data.slice(0, dataPartsOfView.get(view.id) ?? 0), viewTail(view)];
+  const viewParts = (view: ViewClass): readonly Buffer[] => {
+    const parts = dataPartsOfView.get(view);
+    if (parts === undefined) throw new Error(`view ${view.id} is not one of this object's`);
+    return [gzipHeader(), ...data.slice(0, parts), viewTail(view)];
+  };
   return { parts, viewParts, size: parts.reduce((sum, part) => sum + part.length, 0), entries: carried.length, description };
 }
 
