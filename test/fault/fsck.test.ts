@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { writeJson } from '../../lib/registry/json-objects.ts';
-import { mediaObjectKey, resourceKey, uploadRecordKey } from '../../lib/registry/layout.ts';
+import { indexTableKey, mediaObjectKey, resourceKey, uploadRecordKey } from '../../lib/registry/layout.ts';
 import { readAllBytes } from '../../lib/ports/object-store.ts';
 import { reconcile } from '../../lib/registry/maintenance/reconciler.ts';
 import type { UploadRecord } from '../../lib/registry/records.ts';
@@ -70,5 +70,14 @@ describe('fsck: seeded corruptions', () => {
     assert.equal(report.indexObjectsDerived, 1);
     assert.equal((await harness.fsck()).clean, true);
   });
-});
 
+  it('finds the index table gone (collected while a writer reused it) and the repair lays the index out again', async () => {
+    const table = (await harness.inner.head(mediaObjectKey('v5')))?.metadata.table;
+    assert.ok(table);
+    await harness.inner.delete(indexTableKey(table));
+    assert.deepEqual((await harness.fsck()).violations.map((violation) => violation.type), ['IndexLayoutMissing']);
+    const repaired = await harness.fsck(true);
+    assert.deepEqual(repaired.remaining, []);
+    assert.deepEqual(await harness.indexed(), ['intact 1.0.0']);
+  });
+});

@@ -330,7 +330,7 @@ async function materializeViews(store: ObjectStore, objects: readonly BuiltObjec
 }
 
 /** Whether a view that should be stored on its own (above `limit`) is missing, read from the objects' headers alone. */
-async function viewsMissing(store: ObjectStore, limit: number): Promise<boolean> {
+export async function viewsMissing(store: ObjectStore, limit: number): Promise<boolean> {
   for (const media of ['v5', 'v4', 'v3'] as const) {
     let header;
     try {

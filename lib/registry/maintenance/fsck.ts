@@ -5,6 +5,7 @@
  *   IndexEntryOrphaned   every /repo entry has a record (Added or Processing) and its fragment
  *   PackageNotPublished  every Added record is in /repo
  *   IndexObjectMismatch  the v4 and v3 objects hold exactly the v5 one's entries they carry
+ *   IndexLayoutMissing   the table the index names is stored, and so is every view it must store apart
  *   ContentMissing       every file, image blob and document a live record names is stored
  *   ContentUnreachable   every stored file is live, or inside the grace window
  *   RecordStuck          no upload or package record stays transient past the stale age
@@ -23,6 +24,8 @@ import { listAllKeys, listAllObjects, readJson, updateJson } from '../json-objec
 import {
   CATALOG_KEY,
   FRAGMENTS_PREFIX,
+  INDEX_KEY,
+  indexTableKey,
   fragmentOf,
   IMAGE_BLOBS_PREFIX,
   imageBlobKey,
@@ -36,8 +39,8 @@ import {
   UPLOADS_PREFIX,
 } from '../layout.ts';
 import { isLiveRecord, TRANSIENT_PACKAGE_STATES, TRANSIENT_UPLOAD_STATES, type PackageRecord, type UploadRecord } from '../records.ts';
-import { readPublishedIndex } from '../repository-index.ts';
-import { readPublishedDocument } from '../index-store/index-writer.ts';
+import { INDEX_METADATA, readPublishedIndex } from '../repository-index.ts';
+import { readPublishedDocument, viewsMissing } from '../index-store/index-writer.ts';
 import { repositoryVariant } from '../index-document.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { encodeCoordinate } from '../../universe/coordinate.ts';
@@ -45,13 +48,14 @@ import { collectGarbage } from './garbage-collector.ts';
 import { liveIngestLeases } from './leases.ts';
 import { liveSetOf, readAllRecords, type StoredRecord } from './live-set.ts';
 import { reconcile } from './reconciler.ts';
-import { readFragment, reindex } from '../publisher.ts';
+import { hostsOf, readFragment, reindex } from '../publisher.ts';
 import { isLeftOverBundle, isStuckUpload, staleAfterMs } from './timing.ts';
 
 export type ViolationType =
   | 'IndexEntryOrphaned'
   | 'PackageNotPublished'
   | 'IndexObjectMismatch'
+  | 'IndexLayoutMissing'
   | 'ContentMissing'
   | 'ContentUnreachable'
   | 'RecordStuck'
@@ -146,6 +150,10 @@ async function inspect(context: RegistryContext): Promise<Findings> {
     }
   }
   if (index) {
+    const table = (await context.store.head(INDEX_KEY))?.metadata[INDEX_METADATA.table];
+    if (table && !(await context.store.head(indexTableKey(table)))) add('IndexLayoutMissing', `the table ${table} the index is laid out from is not stored`, { table });
+    const limit = hostsOf(context).materializeViewsAbove;
+    if (limit !== undefined && (await viewsMissing(context.store, limit))) add('IndexLayoutMissing', 'a view too large to send inline is not stored on its own', {});
     for (const media of ['v4', 'v3'] as const) {
       const derived = await readPublishedDocument(context.store, media);
       if (!derived || !isDeepStrictEqual(derived.document, repositoryVariant(index.document, media, undefined))) {
