@@ -6,12 +6,15 @@
  *
  * Commit protocol. The v5 object is the commit point: it is replaced only by compare-and-swap on
  * its ETag, so two writers never lose each other's entries. Before it, the table it is laid out
- * from is written under its own digest (write-once; an unused one is collected). After it, the v4
+ * from is written under its own digest (and the views stored apart, where configured; written
+ * again when the digest is reused, so collection, which deletes unnamed ones by age, sees them
+ * young; test/fault/review9-gc-reused-table.test.ts). After it, the v4
  * and v3 objects are derived from the same pieces and written only over an older generation, so a
  * slow writer never puts back an older index. A writer that dies between the commit and the
  * derivation leaves v4/v3 one generation behind (each still a consistent index); the job that
  * committed is re-run (its record is still Processing or Removing) or the reconciler's pass
- * (`ensureMediaObjectsCurrent`) derives them again.
+ * (`ensureMediaObjectsCurrent`) derives them again (test/fault/fsck.test.ts,
+ * review9-concurrent-writers.test.ts).
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';

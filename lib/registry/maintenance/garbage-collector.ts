@@ -131,9 +131,10 @@ async function sweepPackageDocuments(
 
 /**
  * Tables and stored views of index layouts no index object names any more. A writer writes its
- * table (and views) before its commit, so only those older than the stale age (and the grace
- * window) go: a commit still under way is younger. Losing one is not fatal anyway: a writer that
- * finds no table decodes the index once instead.
+ * table (and views) before its commit, again even when they exist (index-writer.ts), so only
+ * those older than the stale age (and the grace window) go: a commit still under way is younger.
+ * Losing a table is not fatal anyway (a writer that finds none decodes the index once instead),
+ * and fsck reports a missing one (IndexLayoutMissing).
  */
 async function sweepIndexLayouts(context: RegistryContext, remove: (key: string) => Promise<void>, now: number): Promise<number> {
   const current = new Set<string>();
