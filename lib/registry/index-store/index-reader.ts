@@ -8,7 +8,7 @@ import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.
 import type { RepoVersion } from '../index-document.ts';
 import { indexViewKey, mediaObjectKey } from '../layout.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
-import { parseDescription, viewFor, viewTail } from './repository-object.ts';
+import { CLOSE, COMMA, OPEN, parseDescription, viewFor, viewTail } from './repository-object.ts';
 
 export interface RepositoryView {
   readonly etag: string;
@@ -67,8 +67,14 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
     discard();
     return 'legacy';
   }
+  const last = description.classes[description.classes.length - 1]!;
+  if (object.size !== header.dataOffset + last.end + viewTail(last).length) {
+    // Truncated, or not the object its comment describes: an error, never a 200 with wrong bytes.
+    discard();
+    throw new Error(`${key} is ${object.size} bytes, not the ${header.dataOffset + last.end + viewTail(last).length} its layout says`);
+  }
   const view = viewFor(description.classes, dcosVersion);
-  const whole = view === description.classes[description.classes.length - 1];
+  const whole = view === last;
   if (whole) {
     return { etag: object.etag, size: object.size, rawLength: view.length, body: prepended(head, chunks), discard, objectKey: key, view: 'all' };
   }
@@ -79,7 +85,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
     etag: `"${object.etag.replace(/^(W\/)?"|"$/g, '')}.${view.id}"`,
     size: prefixLength + tail.length,
     rawLength: view.length,
-    body: prefixThenTail(head, chunks, prefixLength, tail),
+    body: prefixThenTail(head, chunks, prefixLength, tail, view.end > OPEN.deflated.length),
     discard,
     objectKey: indexViewKey(description.table, media, view.id),
     view: view.id,
@@ -95,8 +101,15 @@ async function* prepended(head: Buffer, rest: AsyncIterator<Uint8Array>): AsyncG
   }
 }
 
-async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, prefixLength: number, tail: Buffer): AsyncGenerator<Buffer> {
+/**
+ * The view's prefix, then its tail. The bytes right after the prefix in the object must be a
+ * separator (the next entry's comma, or the closing bracket): a comment whose offsets are off is
+ * caught there, and the response is cut (its length then fails the client's check) rather than
+ * closed into a document that is not the index.
+ */
+async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, prefixLength: number, tail: Buffer, holdsEntries: boolean): AsyncGenerator<Buffer> {
   let sent = 0;
+  let after: Buffer = Buffer.alloc(0);
   try {
     for (let chunk: Buffer | undefined = head; sent < prefixLength; ) {
       if (chunk === undefined) {
@@ -106,8 +119,19 @@ async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, pr
       }
       const take = chunk.subarray(0, prefixLength - sent);
       sent += take.length;
+      if (sent === prefixLength) after = chunk.subarray(take.length);
       yield take;
       chunk = undefined;
+    }
+    // A view of no entries ends at the first entry, which no separator precedes.
+    while (holdsEntries && after.length < COMMA.deflated.length) {
+      const next = await rest.next();
+      if (next.done) break;
+      after = Buffer.concat([after, asBuffer(next.value)]);
+    }
+    const separator = after.subarray(0, COMMA.deflated.length);
+    if (holdsEntries && !separator.equals(COMMA.deflated) && !separator.equals(CLOSE.deflated.subarray(0, COMMA.deflated.length))) {
+      throw new Error('the stored index does not hold a separator where its view ends: not sending a wrong document');
     }
   } finally {
     // The rest of the object is not this view's: stop reading it.
