@@ -6,6 +6,7 @@ import { encodeCoordinate } from '../universe/coordinate.ts';
 import { servedImageReference } from '../images/image-reference.ts';
 import { parsePointer, resolvePointer } from '../universe/json-pointer.ts';
 import { isJsonObject, type JsonObject, type JsonValue, type PackageMetadata } from '../universe/package-model.ts';
+import { CARRIED_PACKAGING } from './index-store/index-table.ts';
 
 /** Written at publish time, one per package version: everything the index needs, nothing more. */
 export interface IndexFragment {
@@ -50,14 +51,6 @@ export function repositoryEntry(fragment: IndexFragment, hosts: { publicBaseUrl:
   return entry;
 }
 
-/** Cosmos sorts by name then releaseVersion; keeping that order makes the document diff well. */
-export function sortEntries(entries: JsonObject[]): JsonObject[] {
-  return entries.sort((a, b) => {
-    const byName = String(a.name).localeCompare(String(b.name));
-    return byName !== 0 ? byName : Number(b.releaseVersion) - Number(a.releaseVersion);
-  });
-}
-
 /** Compares dotted DC/OS release versions numerically ("1.10" > "1.9"). */
 export function compareDcosVersions(a: string, b: string): number {
   const left = a.split('.').map(Number);
@@ -69,22 +62,6 @@ export function compareDcosVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The highest minDcosReleaseVersion among the entries ('' when none sets one). */
-export function highestMinDcos(entries: readonly JsonObject[]): string {
-  let highest = '';
-  for (const entry of entries) {
-    const value = entry.minDcosReleaseVersion;
-    if (typeof value === 'string' && (highest === '' || compareDcosVersions(value, highest) > 0)) highest = value;
-  }
-  return highest;
-}
-
-const CARRIED: Record<RepoVersion, ReadonlySet<string>> = {
-  v3: new Set(['2.0', '3.0']),
-  v4: new Set(['2.0', '3.0', '4.0']),
-  v5: new Set(['2.0', '3.0', '4.0', '5.0']),
-};
-
 /**
  * The document for a client: only entries its media type can carry, and (when it said which DC/OS
  * it runs) only entries whose minDcosReleaseVersion it satisfies, as the Universe server did.
@@ -92,7 +69,7 @@ const CARRIED: Record<RepoVersion, ReadonlySet<string>> = {
 export function repositoryVariant(document: RepositoryDocument, version: RepoVersion, dcosVersion: string | undefined): RepositoryDocument {
   return {
     packages: document.packages.filter((entry) => {
-      if (!CARRIED[version].has(String(entry.packagingVersion))) return false;
+      if (!CARRIED_PACKAGING[version].has(String(entry.packagingVersion))) return false;
       const minimum = entry.minDcosReleaseVersion;
       return dcosVersion === undefined || typeof minimum !== 'string' || compareDcosVersions(minimum, dcosVersion) <= 0;
     }),

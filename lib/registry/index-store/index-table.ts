@@ -104,15 +104,3 @@ export function decodeTable(stored: StoredTable): IndexRow[] {
     shift,
   }));
 }
-
-/** Inserts rows into an ordered list, keeping the order (binary search: no sort of the others). */
-export function insertOrdered<T extends IndexRow>(ordered: T[], row: T): void {
-  let low = 0;
-  let high = ordered.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (compareRows(ordered[middle]!, row) <= 0) low = middle + 1;
-    else high = middle;
-  }
-  ordered.splice(low, 0, row);
-}
