@@ -161,11 +161,15 @@ export function assertValidPrefix(adapter: string, prefix: string): void {
   if (reason) throw new InvalidKeyError(adapter, prefix, reason);
 }
 
-/** Reads a whole object into memory: for the small JSON documents the registry keeps. */
-export async function readAllBytes(body: AsyncIterable<Uint8Array>, expectedLength?: number): Promise<Buffer> {
+/**
+ * Reads a whole object into memory: for the small JSON documents the registry keeps. Given the
+ * object's length, it reads with one allocation and one copy (into `target` when given, memory the
+ * caller reuses), and a body of another length is an error.
+ */
+export async function readAllBytes(body: AsyncIterable<Uint8Array>, expectedLength?: number, target?: Buffer): Promise<Buffer> {
   if (expectedLength !== undefined) {
-    // One allocation, one copy: what a large object (the index) costs to read.
-    const whole = Buffer.allocUnsafe(expectedLength);
+    if (target && target.length < expectedLength) throw new Error(`a buffer of ${target.length} bytes cannot hold ${expectedLength}`);
+    const whole = target ?? Buffer.allocUnsafe(expectedLength);
     let filled = 0;
     for await (const chunk of body) {
       if (filled + chunk.length > expectedLength) throw new Error(`the object is longer than its stated ${expectedLength} bytes`);
@@ -173,12 +177,17 @@ export async function readAllBytes(body: AsyncIterable<Uint8Array>, expectedLeng
       filled += chunk.length;
     }
     if (filled !== expectedLength) throw new Error(`the object ended after ${filled} of its ${expectedLength} bytes`);
-    return whole;
+    return whole.subarray(0, expectedLength);
   }
   const chunks: Buffer[] = [];
   // A view of each chunk, not a copy: Buffer.concat copies once.
-  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  for await (const chunk of body) chunks.push(bufferView(chunk));
   return Buffer.concat(chunks);
+}
+
+/** The same memory as a Buffer, never a copy (Buffer.from of a Buffer would copy it). */
+export function bufferView(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 /** Releases a body that will not be read (a redirect or a 304 answered instead): frees its connection or file. */

@@ -53,8 +53,11 @@ export function repositoryEntry(fragment: IndexFragment, hosts: { publicBaseUrl:
 
 /** Compares dotted DC/OS release versions numerically ("1.10" > "1.9"). */
 export function compareDcosVersions(a: string, b: string): number {
-  const left = a.split('.').map(Number);
-  const right = b.split('.').map(Number);
+  return compareVersionParts(a.split('.').map(Number), b.split('.').map(Number));
+}
+
+/** The same on versions already split into numbers (missing parts count as 0: "2" = "2.0"). */
+export function compareVersionParts(left: readonly number[], right: readonly number[]): number {
   for (let index = 0; index < Math.max(left.length, right.length); index++) {
     const difference = (left[index] ?? 0) - (right[index] ?? 0);
     if (difference !== 0) return difference;

@@ -4,7 +4,7 @@
  * by a few bytes that close it (repository-object.ts). No JSON parse, no compression, no buffering
  * of the document.
  */
-import { ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.ts';
+import { bufferView, ObjectNotFoundError, type ObjectStore } from '../../ports/object-store.ts';
 import type { RepoVersion } from '../index-document.ts';
 import { indexViewKey, mediaObjectKey } from '../layout.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
@@ -56,7 +56,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
       const next = await chunks.next();
       if (next.done || head.length > MAX_HEADER_BYTES) throw new Error(`${key} ends inside its gzip header`);
       // Usually the header is in the first chunk: no copy of it (a cached object is one chunk).
-      head = head.length === 0 ? asBuffer(next.value) : Buffer.concat([head, asBuffer(next.value)]);
+      head = head.length === 0 ? bufferView(next.value) : Buffer.concat([head, bufferView(next.value)]);
     }
   } catch (error) {
     discard();
@@ -97,7 +97,7 @@ async function* prepended(head: Buffer, rest: AsyncIterator<Uint8Array>): AsyncG
   for (;;) {
     const next = await rest.next();
     if (next.done) return;
-    yield asBuffer(next.value);
+    yield bufferView(next.value);
   }
 }
 
@@ -115,7 +115,7 @@ async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, pr
       if (chunk === undefined) {
         const next = await rest.next();
         if (next.done) throw new Error('the stored index ended before the view did');
-        chunk = asBuffer(next.value);
+        chunk = bufferView(next.value);
       }
       const take = chunk.subarray(0, prefixLength - sent);
       sent += take.length;
@@ -127,7 +127,7 @@ async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, pr
     while (holdsEntries && after.length < COMMA.deflated.length) {
       const next = await rest.next();
       if (next.done) break;
-      after = Buffer.concat([after, asBuffer(next.value)]);
+      after = Buffer.concat([after, bufferView(next.value)]);
     }
     const separator = after.subarray(0, COMMA.deflated.length);
     if (holdsEntries && !separator.equals(COMMA.deflated) && !separator.equals(CLOSE.deflated.subarray(0, COMMA.deflated.length))) {
@@ -140,7 +140,3 @@ async function* prefixThenTail(head: Buffer, rest: AsyncIterator<Uint8Array>, pr
   yield tail;
 }
 
-/** A view of the same memory, never a copy (Buffer.from would copy a Buffer). */
-function asBuffer(chunk: Uint8Array): Buffer {
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}

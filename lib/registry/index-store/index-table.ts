@@ -8,7 +8,7 @@
  * makes every DC/OS-version view of a media type a prefix of that media type's object, and the
  * v4 and v3 objects subsequences of the v5 one, so no view needs bytes of its own.
  */
-import type { RepoVersion } from '../index-document.ts';
+import { compareVersionParts, type RepoVersion } from '../index-document.ts';
 
 export interface IndexRow {
   readonly name: string;
@@ -55,13 +55,6 @@ function versionParts(version: string): readonly number[] {
   return parts;
 }
 
-function compareParts(left: readonly number[], right: readonly number[]): number {
-  for (let index = 0; index < Math.max(left.length, right.length); index++) {
-    const difference = (left[index] ?? 0) - (right[index] ?? 0);
-    if (difference !== 0) return difference;
-  }
-  return 0;
-}
 
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -69,7 +62,7 @@ export function compareRows(a: IndexRow, b: IndexRow): number {
   if (a.minDcos !== b.minDcos) {
     if (a.minDcos === null) return -1;
     if (b.minDcos === null) return 1;
-    const byDcos = compareParts(versionParts(a.minDcos), versionParts(b.minDcos));
+    const byDcos = compareVersionParts(versionParts(a.minDcos), versionParts(b.minDcos));
     if (byDcos !== 0) return byDcos;
   }
   return byCodeUnits(a.name, b.name) || b.releaseVersion - a.releaseVersion || byCodeUnits(a.version, b.version);

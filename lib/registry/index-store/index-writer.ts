@@ -32,7 +32,6 @@ import { buildRepositoryObject, COMMA, parseDescription, slicesOf, viewTail, typ
 /** Object metadata of the index objects, so health and maintenance can answer from a HEAD. */
 export const INDEX_METADATA = {
   entries: 'entries',
-  maxMinDcos: 'max-min-dcos',
   publicBaseUrl: 'public-base-url',
   dockerHost: 'docker-host',
   generation: 'generation',
@@ -69,19 +68,12 @@ const scratchPool: Buffer[] = [];
 async function readIntoScratch(body: AsyncIterable<Uint8Array>, size: number): Promise<Buffer> {
   const index = scratchPool.findIndex((buffer) => buffer.length >= size);
   const scratch = index >= 0 ? scratchPool.splice(index, 1)[0]! : Buffer.allocUnsafe(Math.ceil((size * 1.05) / 65536) * 65536);
-  let filled = 0;
   try {
-    for await (const chunk of body) {
-      if (filled + chunk.length > size) throw new Error(`the index object is longer than its stated ${size} bytes`);
-      scratch.set(chunk, filled);
-      filled += chunk.length;
-    }
-    if (filled !== size) throw new Error(`the index object ended after ${filled} of its ${size} bytes`);
+    return await readAllBytes(body, size, scratch);
   } catch (error) {
     releaseScratch(scratch);
     throw error;
   }
-  return scratch.subarray(0, size);
 }
 
 function releaseScratch(buffer: Buffer): void {
@@ -213,10 +205,8 @@ function adjacent(run: Buffer, next: Buffer, between?: Buffer): boolean {
   return memory.equals(between);
 }
 
-const rowsMetadata = (pieces: readonly EntryPiece[], hosts: IndexHosts, built: BuiltObject): Record<string, string> => ({
+const objectMetadata = (hosts: IndexHosts, built: BuiltObject): Record<string, string> => ({
   [INDEX_METADATA.entries]: String(built.entries),
-  // Rows are ordered by minDcosReleaseVersion: the last one has the highest.
-  [INDEX_METADATA.maxMinDcos]: pieces[pieces.length - 1]?.row.minDcos ?? '',
   [INDEX_METADATA.publicBaseUrl]: hosts.publicBaseUrl,
   [INDEX_METADATA.dockerHost]: hosts.dockerHost,
   [INDEX_METADATA.generation]: String(built.description.generation),
@@ -286,14 +276,14 @@ async function commitOnce(
   const built = objects[0]!;
   try {
     await store.put(INDEX_KEY, inChunks(built.parts), {
-      ...putOptions('v5', rowsMetadata(pieces, hosts, built), built.size),
+      ...putOptions('v5', objectMetadata(hosts, built), built.size),
       ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
     });
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     return undefined;
   }
-  await deriveMediaObjects(store, hosts, pieces, objects.slice(1));
+  await deriveMediaObjects(store, hosts, objects.slice(1));
   return { entries: pieces.length, bytes: built.size, published: true };
 }
 
@@ -353,7 +343,7 @@ export async function viewsMissing(store: ObjectStore, limit: number): Promise<b
 }
 
 /** The v4 and v3 objects of a committed generation, each written only over an older one. */
-async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, pieces: readonly EntryPiece[], objects: readonly BuiltObject[]): Promise<void> {
+async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, objects: readonly BuiltObject[]): Promise<void> {
   for (const built of objects) {
     const { media, generation } = built.description;
     const key = mediaObjectKey(media);
@@ -362,7 +352,7 @@ async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, pieces:
       if (stored && Number(stored.metadata[INDEX_METADATA.generation] ?? 0) >= generation) break;
       try {
         await store.put(key, inChunks(built.parts), {
-          ...putOptions(media, rowsMetadata(pieces, hosts, built), built.size),
+          ...putOptions(media, objectMetadata(hosts, built), built.size),
           ...(stored ? { ifMatch: stored.etag } : { ifNoneMatch: '*' as const }),
         });
         break;
@@ -421,7 +411,7 @@ async function deriveBehind(store: ObjectStore, hosts: IndexHosts, current: Curr
   const table = current.metadata[INDEX_METADATA.table] ?? '';
   const objects = behind.map((media) => buildRepositoryObject(current.pieces, media, current.generation, table));
   if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, table, hosts.materializeViewsAbove);
-  await deriveMediaObjects(store, hosts, current.pieces, objects);
+  await deriveMediaObjects(store, hosts, objects);
 }
 
 /** The whole published document, decoded: for checks (fsck, tests), never on a request path. */
