@@ -3,6 +3,7 @@
  * server import this; the domain knows nothing of Lambda.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { readAllBytes } from '../ports/object-store.ts';
 import type { Reply } from '../registry/serve.ts';
 import { InvalidRequestError } from '../registry/registry-errors.ts';
 
@@ -61,9 +62,7 @@ export async function fromReply(reply: Reply, options: { stream: boolean } = { s
         result[STREAMED_BODY] = reply.body;
         return result;
       }
-      const chunks: Buffer[] = [];
-      for await (const chunk of reply.body) chunks.push(Buffer.from(chunk));
-      return { statusCode: reply.status, headers: { ...reply.headers }, body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true };
+      return { statusCode: reply.status, headers: { ...reply.headers }, body: (await readAllBytes(reply.body)).toString('base64'), isBase64Encoded: true };
     }
     case 'redirect':
       return { statusCode: 307, headers: { location: reply.location, ...reply.headers }, body: '' };

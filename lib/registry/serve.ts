@@ -54,8 +54,7 @@ export function negotiateRepoVersion(accept: string | undefined): RepoVersion | 
   let anyRepo = false;
   for (const media of offered) {
     const [type, ...parameters] = media.split(';').map((part) => part.trim());
-    // `q=0` means "not this one" (RFC 9110 §12.4.2).
-    if (parameters.some((parameter) => /^q=0(\.0*)?$/.test(parameter))) continue;
+    if (refusedByQuality(parameters)) continue;
     if (type === '*/*' || type === 'application/*') anyRepo = true;
     if (type !== 'application/vnd.dcos.universe.repo+json') continue;
     const version = parameters.find((parameter) => parameter.startsWith('version='))?.slice('version='.length);
@@ -125,12 +124,15 @@ function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag));
 }
 
+/** `q=0` among a media range's or coding's parameters means "not this one" (RFC 9110 §12.4.2). */
+const refusedByQuality = (parameters: readonly string[]): boolean => parameters.some((parameter) => /^q=0(\.0*)?$/.test(parameter));
+
 /** gzip (or its old name x-gzip, or `*`) is acceptable, with a q above 0. */
 function acceptsGzipEncoding(header: string | undefined): boolean {
   for (const part of (header ?? '').split(',')) {
     const [coding, ...parameters] = part.split(';').map((piece) => piece.trim().toLowerCase());
     if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
-    if (!parameters.some((parameter) => /^q=0(\.0*)?$/.test(parameter))) return true;
+    if (!refusedByQuality(parameters)) return true;
   }
   return false;
 }

@@ -8,6 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { Route } from '../http/routes.ts';
 import { routeKey } from '../http/routes.ts';
 import { STREAMED_BODY, type StreamingResult } from '../http/api-gateway.ts';
+import { sendBody } from './send-body.ts';
 
 export function toApiGatewayEvent(
   request: IncomingMessage,
@@ -79,28 +80,12 @@ export async function writeApiGatewayResult(response: ServerResponse, result: AP
   const streamed = (result as StreamingResult)[STREAMED_BODY];
   if (streamed) {
     response.writeHead(result.statusCode ?? 200, headers);
-    const chunks = streamed[Symbol.asyncIterator]();
     if (headOnly) {
-      await chunks.return?.();
+      await streamed[Symbol.asyncIterator]().return?.();
       response.end();
       return;
     }
-    try {
-      for (;;) {
-        const next = await chunks.next();
-        if (next.done) break;
-        if (!response.write(next.value)) await new Promise((resolve) => response.once('drain', resolve));
-        if (response.destroyed) {
-          await chunks.return?.();
-          return;
-        }
-      }
-    } catch (error) {
-      // Headers are gone: the client sees a cut response (its length or gzip check fails), never a wrong one.
-      response.destroy(error as Error);
-      return;
-    }
-    response.end();
+    await sendBody(response, streamed);
     return;
   }
   const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');

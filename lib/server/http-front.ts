@@ -11,6 +11,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { Logger } from '../support/logger.ts';
 import { lambdaContext, toApiGatewayEvent, writeApiGatewayResult } from './api-gateway-bridge.ts';
 import { STORE_PATH_PREFIX } from './signed-urls.ts';
+import { sendBody } from './send-body.ts';
 
 
 type StoreRequestHandler = (request: IncomingMessage, response: ServerResponse, url: URL, method: string) => Promise<void>;
@@ -85,10 +86,7 @@ export async function streamStoredObject(
     return;
   }
   const object = range ? await store.get(key, { range }) : await store.get(key);
-  for await (const chunk of object.body) {
-    if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
-  }
-  response.end();
+  await sendBody(response, object.body);
 }
 
 async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {

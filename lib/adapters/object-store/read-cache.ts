@@ -1,9 +1,10 @@
 /**
  * A store decorator that keeps chosen objects (the index objects) in memory and answers a `get`
  * of one with a HEAD and the bytes it holds, while the stored ETag is unchanged. An object is kept
- * from its second read of one version on. For a process
- * that serves the same large objects many times a second (the embedded server's /repo): one
- * storage call per request still, no re-read of the body from disk, no fresh buffer per request.
+ * from its second read of one version on (a writer reads each version once; /repo many times).
+ * For a process that serves the same large objects many times a second (the embedded server's
+ * /repo): one storage call per request still, no re-read of the body from disk, no fresh buffer
+ * per request.
  *
  * Correctness rests on ETags changing with every write (the port's contract): a cached body is
  * only ever returned with the ETag it was read under, and a HEAD precedes every hit. Bounded by
@@ -59,8 +60,7 @@ export function withReadCache(inner: ObjectStore, options: { readonly cacheable:
       }
       const object = await inner.get(key);
       if (lastSeen.get(key) !== object.etag) {
-        // Read once: not worth memory yet (a writer reads each version it replaces once; only
-        // what is read again, a served index, is kept).
+        // Read once so far: not worth memory yet.
         lastSeen.set(key, object.etag);
         return object;
       }
