@@ -3,38 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { utimes } from 'node:fs/promises';
-import { join } from 'node:path';
-import { listAllKeys } from '../../lib/registry/json-objects.ts';
 import { collectGarbage } from '../../lib/registry/maintenance/garbage-collector.ts';
-import { requestRemoval } from '../../lib/registry/packages.ts';
-import { handleJob } from '../../lib/registry/publisher.ts';
-import { resourceKey, FRAGMENTS_PREFIX } from '../../lib/registry/layout.ts';
+import { FRAGMENTS_PREFIX } from '../../lib/registry/layout.ts';
 import { encodeCoordinate } from '../../lib/universe/coordinate.ts';
-import { sizedBytes, sha256Hex } from '../helpers/asset-server.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
 import { Gate } from '../helpers/faults/faulty-store.ts';
-import { invariantProblems, sleep } from './adversarial-helpers.ts';
-
-const large = (seed: string) => sizedBytes(1024 * 1024, seed);
-
-/** A stored file no package uses any more (its package was removed with a long grace window). */
-async function orphanedFile(h: Harness, seed: string): Promise<{ bytes: Buffer; key: string }> {
-  const bytes = large(seed);
-  await h.ingest(await h.upload(craftedBundle({ name: `old-${seed}`, files: [bytes] })));
-  await h.drain();
-  const keep = { ...h.context, settings: { ...h.context.settings, gcGraceSeconds: 3600 } };
-  await requestRemoval(keep, `old-${seed}`, '1.0.0');
-  await h.queue.run((job, attempt) => handleJob(keep, job, attempt));
-  const key = resourceKey(sha256Hex(bytes));
-  assert.ok(await h.inner.head(key));
-  if (h.context.settings.gcGraceSeconds > 0) {
-    // Old files: past the grace window by their last write (reuse refreshes nothing).
-    const old = new Date(Date.now() - 2 * 3600_000);
-    for (const stored of await listAllKeys(h.inner, 'resources/')) await utimes(join(h.inner.root, `${stored}.obj`), old, old);
-  }
-  return { bytes, key };
-}
+import { invariantProblems, orphanedFile, sleep } from './adversarial-helpers.ts';
 
 describe('adversarial: GC vs an ingest that reuses a file', () => {
   let h: Harness;

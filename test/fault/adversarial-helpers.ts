@@ -7,7 +7,13 @@ import type { PackageRecord } from '../../lib/registry/records.ts';
 import { readPublishedIndex } from '../../lib/registry/repository-index.ts';
 import { encodeCoordinate } from '../../lib/universe/coordinate.ts';
 import type { ListPage, ObjectInfo, ObjectStore, PresignOptions, PutOptions, StoredObject, ByteRange } from '../../lib/ports/object-store.ts';
-import type { Harness } from '../helpers/faults/registry-harness.ts';
+import assert from 'node:assert/strict';
+import { utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { requestRemoval } from '../../lib/registry/packages.ts';
+import { handleJob } from '../../lib/registry/publisher.ts';
+import { sizedBytes, sha256Hex } from '../helpers/asset-server.ts';
+import { craftedBundle, type Harness } from '../helpers/faults/registry-harness.ts';
 import { Gate } from '../helpers/faults/faulty-store.ts';
 
 export const sha256Of = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -104,4 +110,24 @@ export async function settleWithin(promise: Promise<unknown>, ms: number): Promi
   ]);
   clearTimeout(timer);
   return result;
+}
+
+/**
+ * A stored file no package uses any more (its package was removed with a long grace window);
+ * when the harness has a grace window, aged past it by its last write (reuse refreshes nothing).
+ */
+export async function orphanedFile(h: Harness, seed: string, size = 1024 * 1024): Promise<{ bytes: Buffer; key: string }> {
+  const bytes = sizedBytes(size, seed);
+  await h.ingest(await h.upload(craftedBundle({ name: `old-${seed}`, files: [bytes] })));
+  await h.drain();
+  const keep = { ...h.context, settings: { ...h.context.settings, gcGraceSeconds: 3600 } };
+  await requestRemoval(keep, `old-${seed}`, '1.0.0');
+  await h.queue.run((job, attempt) => handleJob(keep, job, attempt));
+  const key = resourceKey(sha256Hex(bytes));
+  assert.ok(await h.inner.head(key));
+  if (h.context.settings.gcGraceSeconds > 0) {
+    const old = new Date(Date.now() - 2 * 3600_000);
+    for (const stored of await listAllKeys(h.inner, 'resources/')) await utimes(join(h.inner.root, `${stored}.obj`), old, old);
+  }
+  return { bytes, key };
 }

@@ -5,9 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { utimes } from 'node:fs/promises';
-import { join } from 'node:path';
-import { listAllKeys } from '../../lib/registry/json-objects.ts';
 import { collectGarbage } from '../../lib/registry/maintenance/garbage-collector.ts';
 import { requestRemoval } from '../../lib/registry/packages.ts';
 import { handleJob } from '../../lib/registry/publisher.ts';
@@ -15,23 +12,7 @@ import { resourceKey } from '../../lib/registry/layout.ts';
 import { sizedBytes, sha256Hex } from '../helpers/asset-server.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
 import { FaultyStore, Gate } from '../helpers/faults/faulty-store.ts';
-import { invariantProblems, sleep } from './adversarial-helpers.ts';
-
-async function orphanedFile(h: Harness, seed: string, size = 4 * 1024 * 1024): Promise<{ bytes: Buffer; key: string }> {
-  const bytes = sizedBytes(size, seed);
-  await h.ingest(await h.upload(craftedBundle({ name: `old-${seed}`, files: [bytes] })));
-  await h.drain();
-  const keep = { ...h.context, settings: { ...h.context.settings, gcGraceSeconds: 3600 } };
-  await requestRemoval(keep, `old-${seed}`, '1.0.0');
-  await h.queue.run((job, attempt) => handleJob(keep, job, attempt));
-  const key = resourceKey(sha256Hex(bytes));
-  assert.ok(await h.inner.head(key));
-  if (h.context.settings.gcGraceSeconds > 0) {
-    const old = new Date(Date.now() - 2 * 3600_000);
-    for (const stored of await listAllKeys(h.inner, 'resources/')) await utimes(join(h.inner.root, `${stored}.obj`), old, old);
-  }
-  return { bytes, key };
-}
+import { invariantProblems, orphanedFile, sleep } from './adversarial-helpers.ts';
 
 for (const grace of [0, 3600]) {
   describe(`review2: lease lapsed mid-copy, refreshed by the heartbeat (grace ${grace} s)`, () => {
@@ -40,7 +21,7 @@ for (const grace of [0, 3600]) {
     afterEach(() => h.close());
 
     it('L1: an ingest that stalls on the ranged GET of a reused file past the stale age never commits under the collection that marked it', async () => {
-      const { bytes, key } = await orphanedFile(h, `l1-${grace}`);
+      const { bytes, key } = await orphanedFile(h, `l1-${grace}`, 4 * 1024 * 1024);
       const bundleKey = await h.upload(craftedBundle({ name: 'l1', files: [bytes] }), `l1-upload-${grace}`);
       let sawHead = false;
       // The ingest has found the file present (head) and opens the bundle entry to verify it: that GET stalls.
