@@ -33,6 +33,30 @@ async function assertTagBackOn(h: Harness, digest: string): Promise<void> {
   );
 }
 
+/**
+ * A publishes tag REPO:TAG (X); B's publish of the same tag (Y) is paused at its tag PUT, after
+ * its derivation chose B, and B is then removed by another writer.
+ */
+async function publishOfBRemovedAtItsTagPut(h: Harness) {
+  const a = await imageBundle({ name: 'ta', repository: REPO, tag: TAG, seed: 'X' });
+  const b = await imageBundle({ name: 'tb', repository: REPO, tag: TAG, seed: 'Y' });
+  await h.ingest(await h.upload(a.bytes));
+  await h.drain();
+  await h.ingest(await h.upload(b.bytes));
+  const publishB = h.queue.sent.at(-1)!;
+  h.queue.sent.length = 0;
+  await h.queue.run(async () => undefined);
+  const gate = new Gate();
+  h.store.inject({ op: 'put', key: tagKey(REPO, TAG), action: { kind: 'pause', gate } });
+  const ctxB = later(h.context, 10);
+  const publishing = handleJob(ctxB, publishB, 1);
+  await gate.reached;
+  const other = { ...h.context, store: h.inner };
+  await requestRemoval(other, 'tb', '1.0.0');
+  await removePackage(other, 'tb', '1.0.0');
+  return { a, gate, ctxB, publishB, publishing };
+}
+
 describe('adversarial: shared tags', () => {
   let h: Harness;
   beforeEach(async () => (h = await startHarness()));
@@ -82,22 +106,7 @@ describe('adversarial: shared tags', () => {
   });
 
   it('C2: a publish that lost to a removal but failed after its tag PUT leaves the tag on a removed manifest whose blobs GC then deletes', async () => {
-    const a = await imageBundle({ name: 'ta', repository: REPO, tag: TAG, seed: 'X' });
-    const b = await imageBundle({ name: 'tb', repository: REPO, tag: TAG, seed: 'Y' });
-    await h.ingest(await h.upload(a.bytes));
-    await h.drain();
-    await h.ingest(await h.upload(b.bytes));
-    const publishB = h.queue.sent.at(-1)!;
-    h.queue.sent.length = 0;
-    await h.queue.run(async () => undefined);
-    const gate = new Gate();
-    h.store.inject({ op: 'put', key: tagKey(REPO, TAG), action: { kind: 'pause', gate } });
-    const ctxB = later(h.context, 10);
-    const publishing = handleJob(ctxB, publishB, 1);
-    await gate.reached; // B's derivation chose B (Y)
-    const other = { ...h.context, store: h.inner };
-    await requestRemoval(other, 'tb', '1.0.0');
-    await removePackage(other, 'tb', '1.0.0');
+    const { a, gate, ctxB, publishB, publishing } = await publishOfBRemovedAtItsTagPut(h);
     assert.equal(await tagDigest(h), a.manifestDigest);
     // B's publish goes on: PUTs Y, then its next storage call fails once (a 503), so the job is retried.
     h.store.inject({ op: 'get', key: tagListKey(REPO), action: { kind: 'fail' } });
@@ -108,21 +117,7 @@ describe('adversarial: shared tags', () => {
   });
 
   it('held: C2 without the failure: the abandoned publish re-derives the tag (back to X)', async () => {
-    const a = await imageBundle({ name: 'ta', repository: REPO, tag: TAG, seed: 'X' });
-    const b = await imageBundle({ name: 'tb', repository: REPO, tag: TAG, seed: 'Y' });
-    await h.ingest(await h.upload(a.bytes));
-    await h.drain();
-    await h.ingest(await h.upload(b.bytes));
-    const publishB = h.queue.sent.at(-1)!;
-    h.queue.sent.length = 0;
-    await h.queue.run(async () => undefined);
-    const gate = new Gate();
-    h.store.inject({ op: 'put', key: tagKey(REPO, TAG), action: { kind: 'pause', gate } });
-    const publishing = handleJob(later(h.context, 10), publishB, 1);
-    await gate.reached;
-    const other = { ...h.context, store: h.inner };
-    await requestRemoval(other, 'tb', '1.0.0');
-    await removePackage(other, 'tb', '1.0.0');
+    const { a, gate, publishing } = await publishOfBRemovedAtItsTagPut(h);
     gate.release();
     await publishing;
     await collectGarbage(h.context);
