@@ -328,7 +328,7 @@ async function publishablePieces(context: RegistryContext, hosts: IndexHosts, ro
       }),
     );
     const fragments = batch.filter((fragment): fragment is IndexFragment => fragment !== undefined);
-    // A few entries at a time between turns of the event loop: /repo and /health stay answered.
+    // A few entries at a time, so /repo and /health are answered between them.
     for (let offset = 0; offset < fragments.length; offset += 8) {
       pieces.push(...(await entryPiecesOf(fragments.slice(offset, offset + 8).map((fragment) => repositoryEntry(fragment, hosts)))));
     }

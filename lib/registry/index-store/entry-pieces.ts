@@ -32,7 +32,10 @@ export async function entryPieceOf(entry: JsonObject, options: { validate: boole
   return { row, deflated: piece.deflated };
 }
 
-/** Many entries, a few at a time so the event loop is never held for long. */
+/**
+ * Many entries, a few at a time, so the event loop gets a turn between them (how long a turn still
+ * takes is measured by `npm run bench:index`, not promised here).
+ */
 export async function entryPiecesOf(entries: readonly JsonObject[]): Promise<EntryPiece[]> {
   const pieces: EntryPiece[] = [];
   for (let start = 0; start < entries.length; start += 8) {
