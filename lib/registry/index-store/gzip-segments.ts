@@ -11,7 +11,7 @@
  * Hand-written because Node's zlib has `crc32` but no combine; the arithmetic is CRC-32's
  * polynomial (reflected 0xEDB88320) over GF(2): appending n bytes multiplies a CRC by x^(8n).
  */
-import { constants, crc32, deflateRawSync, deflateRaw } from 'node:zlib';
+import { constants, crc32, deflateRaw } from 'node:zlib';
 import { promisify } from 'node:util';
 
 const POLYNOMIAL = 0xedb88320;
@@ -71,10 +71,6 @@ function pieceOf(raw: Buffer, deflated: Buffer): DeflatePiece {
 }
 
 const FULL_FLUSH = { level: 6, finishFlush: constants.Z_FULL_FLUSH } as const;
-
-export function deflatePieceSync(raw: Buffer): DeflatePiece {
-  return pieceOf(raw, deflateRawSync(raw, FULL_FLUSH));
-}
 
 const deflateRawAsync = promisify(deflateRaw);
 
