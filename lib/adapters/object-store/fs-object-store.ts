@@ -202,7 +202,7 @@ export class FsObjectStore implements ObjectStore {
       if (!entry.isDirectory() || !LOCK_NAME.test(entry.name)) continue;
       const lock = join(locks, entry.name);
       try {
-        if ((await stat(lock)).mtimeMs > lockCutoff) continue;
+        if (Math.floor((await stat(lock)).mtimeMs) > lockCutoff) continue;
         await rmdir(lock);
         swept.removed++;
       } catch {
@@ -221,7 +221,9 @@ export class FsObjectStore implements ObjectStore {
       } else if (entry.isFile() && TEMPORARY_NAME.test(entry.name)) {
         try {
           const { mtimeMs, size } = await stat(path);
-          if (mtimeMs > cutoff) continue;
+          // Date.now() is whole milliseconds and mtimeMs is not: a file written in the millisecond
+          // the cutoff was taken would otherwise look younger than "now" and escape an age-0 sweep.
+          if (Math.floor(mtimeMs) > cutoff) continue;
           await unlink(path);
           swept.removed++;
           swept.bytes += size;
