@@ -56,7 +56,22 @@ export interface CurrentIndex {
   readonly metadata: Readonly<Record<string, string>>;
   /** Gives the memory the object was read into back for the next read; the pieces die with it. */
   readonly release: () => void;
+  /** Keeps that memory out of the pool for good: the pieces outlive this read (see lastCommitted). */
+  readonly retain: () => void;
 }
+
+/**
+ * What this process committed last, per store: the pieces of the v5 object it wrote and that
+ * object's ETag. A writer that publishes again (the embedded server, a warm Lambda) finds the index
+ * as it left it when the ETag still matches, and so reads none of it: without this every publish
+ * read the whole object back, fresh memory each time, which cost more than writing it. The ETag
+ * names the bytes, so another writer's commit (or any other write of the object) is seen and the
+ * object read again (test/unit/registry/index-store/assembled-index.test.ts). Held until the next
+ * commit; the slices keep the buffer they were read into alive, holes of removed entries included
+ * (at most the one read plus the pieces published since).
+ */
+const lastCommitted = new WeakMap<ObjectStore, { readonly etag: string; readonly generation: number; readonly pieces: readonly EntryPiece[] }>();
+const nothingToRelease = (): void => undefined;
 
 /**
  * Memory the v5 object is read into, kept for the next read: a writer reads the whole index on
@@ -103,11 +118,19 @@ async function readCurrentRows(store: ObjectStore): Promise<CurrentIndex | undef
   const stored = table ? await readJson<StoredTable>(store, indexTableKey(table)) : undefined;
   if (!stored) return 'legacy';
   const pieces = decodeTable(stored.value).map((row) => ({ row, deflated: Buffer.alloc(0) }));
-  return { etag: info.etag, generation: Number(info.metadata[INDEX_METADATA.generation] ?? 0), pieces, metadata: info.metadata, release: () => undefined };
+  return { etag: info.etag, generation: Number(info.metadata[INDEX_METADATA.generation] ?? 0), pieces, metadata: info.metadata, release: nothingToRelease, retain: nothingToRelease };
 }
 
 /** The v5 object and its entries as pieces; undefined when nothing was ever published. */
 export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex | undefined> {
+  const committed = lastCommitted.get(store);
+  if (committed) {
+    const info = await store.head(INDEX_KEY);
+    if (info?.etag === committed.etag) {
+      return { etag: info.etag, generation: committed.generation, pieces: committed.pieces, metadata: info.metadata, release: nothingToRelease, retain: nothingToRelease };
+    }
+    lastCommitted.delete(store);
+  }
   let object;
   try {
     object = await store.get(INDEX_KEY);
@@ -120,7 +143,21 @@ export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex
   if (description) {
     const table = await readJson<StoredTable>(store, indexTableKey(description.table));
     const pieces = table ? slicesOf(bytes, decodeTable(table.value)) : undefined;
-    if (pieces) return { etag: object.etag, generation: description.generation, pieces, metadata: object.metadata, release: () => releaseScratch(bytes) };
+    if (pieces) {
+      let retained = false;
+      return {
+        etag: object.etag,
+        generation: description.generation,
+        pieces,
+        metadata: object.metadata,
+        release: () => {
+          if (!retained) releaseScratch(bytes);
+        },
+        retain: () => {
+          retained = true;
+        },
+      };
+    }
   }
   // Written before this layout (or its table is gone): its entries are compressed once, here,
   // and the next commit stores them in the layout.
@@ -129,7 +166,7 @@ export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex
   const pieces: EntryPiece[] = [];
   for (const entry of document.packages) pieces.push(await entryPieceOf(entry, { validate: false }));
   pieces.sort((a, b) => compareRows(a.row, b.row));
-  return { etag: object.etag, generation: description?.generation ?? 0, pieces, metadata: object.metadata, release: () => undefined };
+  return { etag: object.etag, generation: description?.generation ?? 0, pieces, metadata: object.metadata, release: nothingToRelease, retain: nothingToRelease };
 }
 
 function insertOrdered(ordered: EntryPiece[], piece: EntryPiece): void {
@@ -274,8 +311,9 @@ async function commitOnce(
   }
   if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove, reused);
   const built = objects[0]!;
+  let committed;
   try {
-    await store.put(INDEX_KEY, inChunks(built.parts), {
+    committed = await store.put(INDEX_KEY, inChunks(built.parts), {
       ...putOptions('v5', objectMetadata(hosts, built), built.size),
       ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
     });
@@ -283,6 +321,9 @@ async function commitOnce(
     if (!(error instanceof PreconditionFailedError)) throw error;
     return undefined;
   }
+  // Entries kept from the current index are slices of the memory it was read into.
+  current?.retain();
+  lastCommitted.set(store, { etag: committed.etag, generation, pieces });
   await deriveMediaObjects(store, hosts, objects.slice(1));
   return { entries: pieces.length, bytes: built.size, published: true };
 }

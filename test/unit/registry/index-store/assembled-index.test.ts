@@ -15,9 +15,9 @@ import { repositoryVariant, type RepoVersion } from '../../../../lib/registry/in
 import { combineCrc32, crcShiftFor } from '../../../../lib/registry/index-store/gzip-segments.ts';
 import { entryPieceOf } from '../../../../lib/registry/index-store/entry-pieces.ts';
 import { openRepositoryView } from '../../../../lib/registry/index-store/index-reader.ts';
-import { commitIndexChange, readCurrentIndex, readPublishedDocument } from '../../../../lib/registry/index-store/index-writer.ts';
+import { commitIndexChange, INDEX_METADATA, readCurrentIndex, readPublishedDocument } from '../../../../lib/registry/index-store/index-writer.ts';
 import { sameCoordinate } from '../../../../lib/registry/index-store/index-table.ts';
-import { mediaObjectKey } from '../../../../lib/registry/layout.ts';
+import { indexTableKey, mediaObjectKey } from '../../../../lib/registry/layout.ts';
 import type { JsonObject } from '../../../../lib/universe/package-model.ts';
 import { temporaryDirectory } from '../../../helpers/temp-dir.ts';
 
@@ -121,6 +121,39 @@ describe('the assembled index', () => {
       }
     });
   }
+
+  it('reuses what a writer committed only while the stored object is still that commit', async () => {
+    const directory = await temporaryDirectory();
+    // Two processes' writers over one store (their own store objects), and a third party that
+    // writes the object itself (a restore from backup, say): each commit must build on what is
+    // stored, never on what its own process committed last.
+    const first = new FsObjectStore(directory);
+    const second = new FsObjectStore(directory);
+    const next = random(5);
+    const names = (document: { packages: JsonObject[] } | undefined): string[] => (document?.packages ?? []).map((entry) => String(entry.name).slice('writer-'.length)).sort();
+    const publish = async (store: ObjectStore, name: string, release: number): Promise<void> => {
+      const piece = await entryPieceOf({ ...entryOf(next, `writer-${name}`, '1.0', release), packagingVersion: '4.0' });
+      await commitIndexChange(store, HOSTS, () => ({ kind: 'edit', add: [piece] }));
+    };
+    await publish(first, 'a', 1);
+    await publish(second, 'b', 2);
+    await publish(first, 'c', 3);
+    assert.deepEqual(names((await readPublishedDocument(second))?.document), ['a', 'b', 'c'], 'the first writer built on the second one\'s commit');
+    await publish(second, 'd', 4);
+    await publish(first, 'e', 5);
+    assert.deepEqual(names((await readPublishedDocument(first))?.document), ['a', 'b', 'c', 'd', 'e']);
+
+    // The object as it was after 'c', put back under a new ETag behind both writers' backs.
+    const older = new FsObjectStore(await temporaryDirectory());
+    for (const [release, name] of ['a', 'b', 'c'].entries()) await publish(older, name, release + 1);
+    const restored = await older.get(mediaObjectKey('v5'));
+    const bytes = await readAllBytes(restored.body);
+    const tableKey = indexTableKey(restored.metadata[INDEX_METADATA.table]!);
+    await second.put(tableKey, await readAllBytes((await older.get(tableKey)).body), { contentType: 'application/json' });
+    await second.put(mediaObjectKey('v5'), bytes, { contentType: restored.contentType ?? 'application/octet-stream', contentEncoding: 'gzip', metadata: restored.metadata });
+    await publish(first, 'f', 6);
+    assert.deepEqual(names((await readPublishedDocument(second))?.document), ['a', 'b', 'c', 'f'], 'built on the restored object, not on what the writer remembered');
+  });
 
   it('gives every view its own ETag, and changes it when the index changes', async () => {
     const directory = await temporaryDirectory();
