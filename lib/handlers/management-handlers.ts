@@ -3,7 +3,8 @@ import { json, jsonBody, pathParameter } from '../http/api-gateway.ts';
 import { httpHandler } from '../http/middleware.ts';
 import { recordAudit } from '../registry/audit.ts';
 import { describePackage } from '../registry/records.ts';
-import { describe, listPackages, requestRemoval } from '../registry/packages.ts';
+import { describe, requestRemoval } from '../registry/packages.ts';
+import { readCatalogPage } from '../registry/catalog/package-catalog.ts';
 import { fsck } from '../registry/maintenance/fsck.ts';
 import { collectGarbage } from '../registry/maintenance/garbage-collector.ts';
 import { reconcile } from '../registry/maintenance/reconciler.ts';
@@ -41,14 +42,24 @@ export function makeUploadHandler(dependencies: HandlerDependencies) {
   );
 }
 
+/** `?limit=`: digits only (the range is the catalog's to judge). */
+function pageLimit(value: string): number {
+  if (!/^[0-9]{1,7}$/.test(value)) throw new InvalidRequestError('limit must be a whole number', { limit: value.slice(0, 20) });
+  return Number(value);
+}
+
 export function makeDescribeHandler({ context, auth }: HandlerDependencies) {
   return httpHandler(
     async (event, scope) => {
       if (event.routeKey === 'GET /v1/packages') {
-        const name = event.queryStringParameters?.name;
-        const records = await listPackages(context, name === undefined ? {} : { name });
+        const query = event.queryStringParameters ?? {};
+        const page = await readCatalogPage(context, {
+          ...(query.name !== undefined ? { name: query.name } : {}),
+          ...(query.limit !== undefined ? { limit: pageLimit(query.limit) } : {}),
+          ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+        });
         await recordAudit(context, { actor: scope.actor, action: 'package.list', outcome: 'ok' });
-        return json(200, { packages: records.map(describePackage) });
+        return json(200, page);
       }
       const target = { name: pathParameter(event, 'name'), version: pathParameter(event, 'version') };
       try {

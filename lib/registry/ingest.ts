@@ -44,6 +44,7 @@ import type { ManifestImage } from '../bundle/bundle-layout.ts';
 import { openStoredObject } from './store-byte-source.ts';
 import { releaseIngestLease, runningGcRuns, waitForGcRuns, writeIngestLease, type IngestLease } from './maintenance/leases.ts';
 import { heartbeatMs, staleAfterMs } from './maintenance/timing.ts';
+import { noteInCatalog } from './catalog/package-catalog.ts';
 
 export type IngestOutcome =
   | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean; readonly contentDigest?: string }
@@ -405,6 +406,7 @@ async function stagePackage(
     throw new PackageAlreadyExistsError(metadata.name, metadata.version);
   }
   staged.record = { coordinate, contentDigest };
+  await noteInCatalog(context, metadata.name, metadata.version);
   await queuePublish(context, metadata.name, metadata.version, contentDigest, uploadId);
   // The record names every file now: the lease has done its work.
   await release();
@@ -504,4 +506,5 @@ export async function markFailedUnlessPublished(
       error,
     };
   });
+  await noteInCatalog(context, name, version);
 }

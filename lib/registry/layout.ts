@@ -72,6 +72,8 @@ export const tagKey = (repository: string, tag: string): string => `docker/repos
 export const tagListKey = (repository: string): string => `docker/repositories/${repository}/_tags.json`;
 export const DOCKER_REPOSITORIES_PREFIX = 'docker/repositories/';
 export const CATALOG_KEY = 'docker/catalog.json';
+/** The package catalog `list` pages through (catalog/package-catalog.ts). */
+export const PACKAGE_CATALOG_KEY = 'catalog/packages.json';
 export const TAG_OWNERS_PREFIX = 'refs/tags/';
 export const tagOwnersPrefix = (repository: string, tag: string): string => `${TAG_OWNERS_PREFIX}${repository}/@${tag}/`;
 export const tagOwnerKey = (repository: string, tag: string, coordinate: string): string => `${tagOwnersPrefix(repository, tag)}${coordinate}`;

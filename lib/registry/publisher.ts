@@ -50,6 +50,7 @@ import { entryPieceOf, entryPiecesOf, INDEX_METADATA, updatePublishedIndex } fro
 import { sameCoordinate, type IndexRow } from './index-store/index-table.ts';
 import type { EntryPiece } from './index-store/repository-object.ts';
 import type { IndexHosts } from './index-store/index-writer.ts';
+import { noteInCatalog } from './catalog/package-catalog.ts';
 
 /**
  * Runs one job. `attempt` is its delivery count (SQS ApproximateReceiveCount): a failure is
@@ -114,6 +115,7 @@ async function recordJobFailure(context: RegistryContext, job: RegistryJob, erro
       // A removal stays Removing (the package is on its way out); the reconciler tries again later.
       return current && current.status === 'Removing' ? { ...current, error: envelope, updatedAt: context.now().toISOString() } : undefined;
     });
+    await noteInCatalog(context, job.name, job.version);
     if (job.kind === 'publish') {
       // Tags it may have taken go back to their other owners (a Failed package owns none). Its
       // fragment, if written, is collected: no live record names it.
@@ -210,7 +212,7 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     log.info('publish abandoned: the package was removed or replaced meanwhile');
     return;
   }
-  await markAdded(context, coordinate, contentDigest);
+  await markAdded(context, name, version, contentDigest);
   recordIndexMetrics(context, result.entries, result.bytes);
   log.info('package published', { releaseVersion: fragment.releaseVersion, indexEntries: result.entries });
 }
@@ -238,12 +240,13 @@ export function hostsOf(context: RegistryContext): IndexHosts {
   };
 }
 
-async function markAdded(context: RegistryContext, coordinate: string, contentDigest: string): Promise<void> {
-  await updateJson<PackageRecord>(context.store, packageRecordKey(coordinate), (current) =>
+async function markAdded(context: RegistryContext, name: string, version: string, contentDigest: string): Promise<void> {
+  await updateJson<PackageRecord>(context.store, packageRecordKey(encodeCoordinate({ name, version })), (current) =>
     current && current.contentDigest === contentDigest && current.status === 'Processing'
       ? { ...current, status: 'Added', error: null, updatedAt: context.now().toISOString() }
       : undefined,
   );
+  await noteInCatalog(context, name, version);
 }
 
 /**
@@ -285,6 +288,7 @@ export async function removePackage(context: RegistryContext, name: string, vers
   // A tombstone, by compare-and-swap, instead of a delete: a version added again meanwhile wins.
   const removed = await writeJsonIf<PackageRecord>(context.store, recordKey, { ...removing, status: 'Removed', error: null, updatedAt: context.now().toISOString() }, read.etag);
   if (removed === undefined) return;
+  await noteInCatalog(context, name, version);
   // Its files, documents and fragment are now unreachable unless another record names them;
   // collection decides.
   if (context.settings.gcGraceSeconds === 0) await collectGarbage(context);

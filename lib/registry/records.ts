@@ -82,8 +82,21 @@ export function isLiveRecord(record: PackageRecord): boolean {
   return record.status === 'Processing' || record.status === 'Added' || record.status === 'Removing';
 }
 
-/** What `describe` answers (GET /v1/packages/{name}/{version}). */
-export function describePackage(record: PackageRecord): Record<string, unknown> {
+/** What `describe` answers (GET /v1/packages/{name}/{version}), and a row of the catalog. */
+export interface PackageDescription {
+  readonly name: string;
+  readonly version: string;
+  readonly packagingVersion: string;
+  readonly status: PackageStatus;
+  readonly releaseVersion: number | null;
+  readonly uploadId: string;
+  readonly contentDigest: string;
+  readonly addedAt: string;
+  readonly updatedAt: string;
+  readonly error: ErrorEnvelope | null;
+}
+
+export function describePackage(record: PackageRecord): PackageDescription {
   return {
     name: record.name,
     version: record.version,

@@ -116,8 +116,9 @@ describe('adversarial: duplicate remove job vs re-add', () => {
     const removeJob = h.queue.sent.at(-1)!;
     h.queue.sent.length = 0;
     const gate = new Gate();
-    // Delivery 1 has read the record (Removing) and is about to read the index.
-    h.store.inject({ op: 'get', key: INDEX_KEY, action: { kind: 'pause', gate } });
+    // Delivery 1 has read the record (Removing) and is about to read the index: a GET, or a HEAD
+    // when its process committed the index last (it then reads the object only if it changed).
+    for (const op of ['head', 'get'] as const) h.store.inject({ op, key: INDEX_KEY, action: { kind: 'pause', gate } });
     const first = handleJob(h.context, removeJob, 1);
     await gate.reached;
     const other = { ...h.context, store: h.inner };

@@ -170,8 +170,15 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
     .action((options: { packageName?: string; url?: string; json: boolean }) =>
       run(options.json, async (output) => {
         const client = clientFrom(options);
-        const query = options.packageName ? `?name=${encodeURIComponent(options.packageName)}` : '';
-        const { packages } = await client.request<{ packages: PackageDescription[] }>('GET', `/v1/packages${query}`);
+        // Every page of the catalog, one request each.
+        const packages: PackageDescription[] = [];
+        let cursor: string | undefined;
+        do {
+          const query = new URLSearchParams({ ...(options.packageName ? { name: options.packageName } : {}), ...(cursor ? { cursor } : {}) }).toString();
+          const page = await client.request<{ packages: PackageDescription[]; nextCursor?: string }>('GET', `/v1/packages${query ? `?${query}` : ''}`);
+          packages.push(...page.packages);
+          cursor = page.nextCursor;
+        } while (cursor);
         const rows = packages.map((pkg) => [pkg.name, pkg.version, pkg.status, String(pkg.releaseVersion ?? '-')]);
         const header = ['NAME', 'VERSION', 'STATUS', 'RELEASE'];
         const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));

@@ -11,11 +11,14 @@
  *   RecordStuck          no upload or package record stays transient past the stale age
  *   TagMismatch, TagStray, TagListMismatch, CatalogMismatch
  *                        tags name the manifest of their latest publisher; lists and catalog agree
+ *   PackageCatalogOutOfDate
+ *                        the package catalog `list` reads holds what describe answers for every record
  *   FragmentOrphaned, LeaseExpired, BundleLeftOver
  *                        nothing is left behind by work that died
  *
  * Repairs: a package whose content is lost leaves /repo and is marked Failed (its bundle must be
- * added again); tags, tag lists, catalog and owner markers are derived again from the records;
+ * added again); tags, tag lists, catalog and owner markers, and the package catalog (by the
+ * reconciler's pass), are derived again from the records;
  * the index is derived again (reindex); stuck records are reconciled; leftovers are collected.
  */
 import type { RegistryContext } from '../context.ts';
@@ -48,6 +51,7 @@ import { collectGarbage } from './garbage-collector.ts';
 import { liveIngestLeases } from './leases.ts';
 import { liveSetOf, readAllRecords, type StoredRecord } from './live-set.ts';
 import { reconcile } from './reconciler.ts';
+import { catalogDifferences } from '../catalog/package-catalog.ts';
 import { hostsOf, readFragment, reindex } from '../publisher.ts';
 import { isLeftOverBundle, isStuckUpload, staleAfterMs } from './timing.ts';
 
@@ -63,6 +67,7 @@ export type ViolationType =
   | 'TagStray'
   | 'TagListMismatch'
   | 'CatalogMismatch'
+  | 'PackageCatalogOutOfDate'
   | 'FragmentOrphaned'
   | 'LeaseExpired'
   | 'BundleLeftOver';
@@ -216,6 +221,11 @@ async function inspect(context: RegistryContext): Promise<Findings> {
   const expectedCatalog = [...expected.lists.keys()].sort();
   if ([...catalog].sort().join(',') !== expectedCatalog.join(',')) {
     add('CatalogMismatch', `the catalog lists [${catalog.join(', ')}], not [${expectedCatalog.join(', ')}]`, { stored: catalog, expected: expectedCatalog });
+  }
+
+  const packageCatalog = await catalogDifferences(context.store, records.map((entry) => entry.record));
+  if (packageCatalog.missing || packageCatalog.rows > 0) {
+    add('PackageCatalogOutOfDate', packageCatalog.missing ? 'the package catalog is not stored' : `${packageCatalog.rows} row(s) of the package catalog differ from their records`, { rows: packageCatalog.rows });
   }
 
   // Leftovers of work that died.

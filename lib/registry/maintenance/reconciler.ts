@@ -24,6 +24,7 @@ import { isReplaceableRecord, type PackageRecord, type UploadRecord } from '../r
 import { liveIngestLeases } from './leases.ts';
 import { readAllRecords, type StoredRecord } from './live-set.ts';
 import { isStuckUpload, staleAfterMs } from './timing.ts';
+import { noteInCatalog, syncCatalog } from '../catalog/package-catalog.ts';
 
 export interface ReconcileReport {
   /** Uploads whose bundle was handed to ingest again. */
@@ -36,6 +37,8 @@ export interface ReconcileReport {
   readonly leasesExpired: number;
   /** 1 when the v4/v3 index objects were behind the committed v5 one (a writer died between) and were derived again. */
   readonly indexObjectsDerived: number;
+  /** 1 when the package catalog differed from the records (a note was lost) and was written again. */
+  readonly catalogRewritten: number;
 }
 
 /** The longest wait between two requeues of one record, in stale ages (2^6 = 64). */
@@ -44,8 +47,10 @@ const MAX_BACKOFF_DOUBLINGS = 6;
 export async function reconcile(context: RegistryContext, options: { staleAfterMs?: number } = {}): Promise<ReconcileReport> {
   const stale = options.staleAfterMs ?? staleAfterMs(context.settings);
   const now = context.now().getTime();
-  const records = await readAllRecords(context);
-  const report = { uploadsRetried: 0, uploadsEnded: 0, packagesRequeued: 0, leasesExpired: 0, indexObjectsDerived: 0 };
+  let records: readonly StoredRecord[] = [];
+  // The catalog is derived again from the records this pass reads (read before them: see syncCatalog).
+  const catalog = await syncCatalog(context, async () => (records = await readAllRecords(context)));
+  const report = { uploadsRetried: 0, uploadsEnded: 0, packagesRequeued: 0, leasesExpired: 0, indexObjectsDerived: 0, catalogRewritten: catalog.written ? 1 : 0 };
 
   for (const key of await listAllKeys(context.store, UPLOADS_PREFIX)) {
     if (!key.endsWith('.json')) continue;
@@ -149,6 +154,7 @@ async function requeue(context: RegistryContext, entry: StoredRecord): Promise<b
     return { ...current, requeues, updatedAt: context.now().toISOString() };
   });
   if (!requeued) return false;
+  await noteInCatalog(context, record.name, record.version);
   const job =
     record.status === 'Processing'
       ? ({ kind: 'publish', name: record.name, version: record.version, bundleDigest: record.contentDigest } as const)

@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { FsObjectStore } from '../../../lib/adapters/object-store/fs-object-store.ts';
 import { writeJson } from '../../../lib/registry/json-objects.ts';
-import { fragmentKey, packageRecordKey } from '../../../lib/registry/layout.ts';
+import { fragmentKey, PACKAGE_CATALOG_KEY, packageRecordKey } from '../../../lib/registry/layout.ts';
+import { catalogRowsOf } from '../../../lib/registry/catalog/package-catalog.ts';
 import type { IndexFragment } from '../../../lib/registry/index-document.ts';
 import type { PackageRecord } from '../../../lib/registry/records.ts';
 import { schemaErrors } from '../../../lib/universe/schema-registry.ts';
@@ -94,6 +95,7 @@ function versionOf(corpus: readonly PackageMetadata[], n: number): PackageMetada
 async function seed(objects: string, corpus: readonly PackageMetadata[], size: number): Promise<void> {
   const store = new FsObjectStore(objects);
   const now = new Date().toISOString();
+  const records: PackageRecord[] = [];
   for (let start = 0; start < size; start += 64) {
     await Promise.all(
       Array.from({ length: Math.min(64, size - start) }, async (_, offset) => {
@@ -105,9 +107,12 @@ async function seed(objects: string, corpus: readonly PackageMetadata[], size: n
         const record: PackageRecord = { name: metadata.name, version: metadata.version, packagingVersion: metadata.packagingVersion, status: 'Added', releaseVersion: n + 1, contentDigest, uploadId: 'bench', resources: [], imageBlobs: [], images: [], addedAt: now, updatedAt: now, error: null };
         await writeJson(store, fragmentKey(coordinate, contentDigest), fragment);
         await writeJson(store, packageRecordKey(coordinate), record);
+        records.push(record);
       }),
     );
   }
+  // The package catalog as the notes of those records leave it (a publish then writes one row).
+  await writeJson(store, PACKAGE_CATALOG_KEY, { formatVersion: 1, packages: catalogRowsOf(records) });
 }
 
 function runChild(args: string[]): Promise<Measured> {
