@@ -18,12 +18,12 @@
  */
 import { encodeCoordinate } from '../../universe/coordinate.ts';
 import type { RegistryContext } from '../context.ts';
-import { readJson, writeJsonIf } from '../json-objects.ts';
+import { readJson } from '../json-objects.ts';
 import { PACKAGE_CATALOG_KEY, packageRecordKey } from '../layout.ts';
 import { readAllRecords, type StoredRecord } from '../maintenance/live-set.ts';
 import { describePackage, type PackageDescription, type PackageRecord } from '../records.ts';
 import { InvalidRequestError } from '../registry-errors.ts';
-import type { ObjectStore } from '../../ports/object-store.ts';
+import { PreconditionFailedError, type ObjectStore } from '../../ports/object-store.ts';
 
 interface StoredCatalog {
   readonly formatVersion: 1;
@@ -77,12 +77,34 @@ async function readCatalog(store: ObjectStore): Promise<Catalog> {
   return catalog;
 }
 
+/**
+ * Each row's JSON, kept with the row: a note changes one row and writes them all, and serialising
+ * ten thousand unchanged rows again cost more than the rest of the note.
+ */
+const rowJson = new WeakMap<PackageDescription, string>();
+
+function serialise(rows: readonly PackageDescription[]): Buffer {
+  const parts = rows.map((row) => {
+    let json = rowJson.get(row);
+    if (json === undefined) rowJson.set(row, (json = JSON.stringify(row)));
+    return json;
+  });
+  return Buffer.from(`{"formatVersion":1,"packages":[${parts.join(',')}]}`);
+}
+
 /** Writes the rows by compare-and-swap on `expected`; false when another writer got in first. */
 async function writeCatalog(store: ObjectStore, rows: readonly PackageDescription[], expected: string | undefined): Promise<boolean> {
-  const stored: StoredCatalog = { formatVersion: 1, packages: rows };
-  const etag = await writeJsonIf(store, PACKAGE_CATALOG_KEY, stored, expected);
-  if (etag !== undefined) lastSeen.set(store, { etag, rows });
-  return etag !== undefined;
+  try {
+    const { etag } = await store.put(PACKAGE_CATALOG_KEY, serialise(rows), {
+      contentType: 'application/json',
+      ...(expected === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: expected }),
+    });
+    lastSeen.set(store, { etag, rows });
+    return true;
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) return false;
+    throw error;
+  }
 }
 
 const sameRow = (a: PackageDescription | undefined, b: PackageDescription | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
