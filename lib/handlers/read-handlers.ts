@@ -53,6 +53,7 @@ export function makeRegistryHandler({ context }: HandlerDependencies) {
           method: event.requestContext.http.method,
           path: event.pathParameters?.proxy ?? '',
           query: event.queryStringParameters ?? {},
+          ...(header(event, 'range') !== undefined ? { range: header(event, 'range')! } : {}),
         }),
       ),
     { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },

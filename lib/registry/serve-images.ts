@@ -15,7 +15,7 @@ import type { Reply } from './serve.ts';
 
 export const API_VERSION_HEADER = { 'docker-distribution-api-version': 'registry/2.0' };
 
-export type DistributionErrorCode = 'NAME_UNKNOWN' | 'NAME_INVALID' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_INVALID' | 'TAG_INVALID' | 'UNSUPPORTED' | 'PAGINATION_NUMBER_INVALID';
+export type DistributionErrorCode = 'NAME_UNKNOWN' | 'NAME_INVALID' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_INVALID' | 'UNSUPPORTED' | 'PAGINATION_NUMBER_INVALID';
 
 export class DistributionError extends Error {
   constructor(
@@ -45,22 +45,27 @@ type Route =
   | { readonly kind: 'catalog' }
   | { readonly kind: 'manifest'; readonly name: string; readonly reference: string }
   | { readonly kind: 'blob'; readonly name: string; readonly digest: string }
+  | { readonly kind: 'referrers'; readonly name: string; readonly digest: string }
   | { readonly kind: 'tags'; readonly name: string };
+
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 /** What `/v2/<path>` asks for; names may have several segments. */
 export function parseDistributionPath(path: string): Route {
   if (path === '' || path === '/') return { kind: 'base' };
   if (path === '_catalog') return { kind: 'catalog' };
-  const match = /^(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path) ?? /^(.+)\/(tags)\/(list)$/.exec(path);
+  const match = /^(.+)\/(manifests|blobs|referrers)\/([^/]+)$/.exec(path) ?? /^(.+)\/(tags)\/(list)$/.exec(path);
   if (!match) throw new DistributionError(404, 'NAME_UNKNOWN', 'repository name not known to registry', { path });
   const [, name, kind, reference] = match as unknown as [string, string, string, string];
   if (!isRepositoryName(name)) throw new DistributionError(400, 'NAME_INVALID', 'invalid repository name', { name });
   if (kind === 'tags') return { kind: 'tags', name };
-  if (kind === 'blobs') {
+  if (kind === 'blobs' || kind === 'referrers') {
     if (!DIGEST.test(reference)) throw new DistributionError(400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { digest: reference });
-    return { kind: 'blob', name, digest: reference };
+    return { kind: kind === 'blobs' ? 'blob' : 'referrers', name, digest: reference };
   }
-  if (!DIGEST.test(reference) && !isTag(reference)) throw new DistributionError(400, 'TAG_INVALID', 'manifest tag did not match URI', { reference });
+  // No manifest can have a tag that is not one (the spec's conformance tests ask for exactly 404
+  // MANIFEST_UNKNOWN here); such a reference never reaches storage.
+  if (!DIGEST.test(reference) && !isTag(reference)) throw new DistributionError(404, 'MANIFEST_UNKNOWN', 'manifest unknown', { Tag: reference.slice(0, 200) });
   return { kind: 'manifest', name, reference };
 }
 
@@ -68,6 +73,8 @@ export interface DistributionRequest {
   readonly method: string;
   readonly path: string;
   readonly query: Readonly<Record<string, string | undefined>>;
+  /** The Range header, for blobs. */
+  readonly range?: string;
 }
 
 export async function serveDistribution(context: RegistryContext, request: DistributionRequest): Promise<Reply> {
@@ -92,7 +99,9 @@ export async function serveDistribution(context: RegistryContext, request: Distr
       case 'manifest':
         return await serveManifest(context, route.name, route.reference, head);
       case 'blob':
-        return await serveBlob(context, route.name, route.digest, head);
+        return await serveBlob(context, route.name, route.digest, head, request.range);
+      case 'referrers':
+        return await serveReferrers(context, route.name, request.query.artifactType);
     }
   } catch (error) {
     if (error instanceof DistributionError) return error.toReply();
@@ -118,11 +127,56 @@ async function serveManifest(context: RegistryContext, name: string, reference: 
   return { kind: 'body', status: 200, headers, body: await readAllBytes(object.body) };
 }
 
-async function serveBlob(context: RegistryContext, name: string, digest: string, head: boolean): Promise<Reply> {
+/**
+ * Bundles carry no signatures or SBOMs as OCI artifacts, so no manifest has referrers: the spec
+ * asks for an empty index (never a 404) for a repository that exists.
+ */
+async function serveReferrers(context: RegistryContext, name: string, artifactType: string | undefined): Promise<Reply> {
+  if (!(await context.store.head(tagListKey(name)))) throw nameUnknown(name);
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }));
+  return {
+    kind: 'body',
+    status: 200,
+    headers: { ...API_VERSION_HEADER, 'content-type': OCI_INDEX, 'content-length': String(body.length), ...(artifactType !== undefined ? { 'oci-filters-applied': 'artifactType' } : {}) },
+    body,
+  };
+}
+
+/**
+ * One `bytes=` range of an object of `size` bytes (RFC 9110 §14.1.2); undefined to send it whole
+ * (no Range, or several ranges, which a server may answer whole), 'unsatisfiable' for a range
+ * that starts past the end.
+ */
+export function parseByteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined;
+  const match = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
+  if (!match) return undefined;
+  const [, first, last] = match as unknown as [string, string, string];
+  if (first === '' && last === '') return undefined;
+  if (first === '') {
+    const suffix = Number(last);
+    if (suffix === 0) return 'unsatisfiable';
+    return size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(first);
+  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== '' && Number(last) < start) return undefined;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end };
+}
+
+async function serveBlob(context: RegistryContext, name: string, digest: string, head: boolean, rangeHeader?: string): Promise<Reply> {
   const hex = DIGEST.exec(digest)![1]!;
   const object = await getOrUndefined(context, imageBlobKey(hex));
   if (!object) throw new DistributionError(404, 'BLOB_UNKNOWN', 'blob unknown to registry', { digest, name });
-  const headers = { ...API_VERSION_HEADER, 'content-type': 'application/octet-stream', 'docker-content-digest': digest, etag: `"${digest}"`, 'content-length': String(object.size) };
+  const headers = {
+    ...API_VERSION_HEADER,
+    'content-type': 'application/octet-stream',
+    'docker-content-digest': digest,
+    etag: `"${digest}"`,
+    'content-length': String(object.size),
+    'accept-ranges': 'bytes',
+  };
   if (head) {
     discardBody(object.body);
     return { kind: 'body', status: 200, headers, body: Buffer.alloc(0) };
@@ -138,7 +192,31 @@ async function serveBlob(context: RegistryContext, name: string, digest: string,
       return { kind: 'redirect', location, headers: { ...API_VERSION_HEADER, 'docker-content-digest': digest } };
     }
   }
-  return { kind: 'body', status: 200, headers, body: await readAllBytes(object.body) };
+  const range = parseByteRange(rangeHeader, object.size);
+  if (range === 'unsatisfiable') {
+    discardBody(object.body);
+    throw new RangeNotSatisfiable(object.size);
+  }
+  // Inline blobs are small (the inline limit): read whole, the range sliced out.
+  const body = await readAllBytes(object.body);
+  if (!range) return { kind: 'body', status: 200, headers, body };
+  const part = body.subarray(range.start, range.end + 1);
+  return {
+    kind: 'body',
+    status: 206,
+    headers: { ...headers, 'content-length': String(part.length), 'content-range': `bytes ${range.start}-${range.end}/${object.size}` },
+    body: part,
+  };
+}
+
+/** 416, with the size a client needs to ask again. */
+class RangeNotSatisfiable extends DistributionError {
+  constructor(readonly size: number) {
+    super(416, 'BLOB_UNKNOWN', 'requested range not satisfiable', { size });
+  }
+  override toReply(): Reply {
+    return { kind: 'body', status: 416, headers: { ...API_VERSION_HEADER, 'content-range': `bytes */${this.size}`, 'content-length': '0' }, body: Buffer.alloc(0) };
+  }
 }
 
 function paginated<T extends string>(

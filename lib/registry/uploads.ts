@@ -136,8 +136,12 @@ export async function completeUpload(
   uploadId: string,
   parts: readonly CompletedPart[] | undefined,
 ): Promise<{ record: UploadRecord; bundleKey: string; present: boolean }> {
-  const record = await getUpload(context, uploadId);
+  let record = await getUpload(context, uploadId);
   let present = (await context.store.head(record.bundleKey)) !== undefined;
+  // Ingest records its outcome before it deletes the bundle, so a bundle gone while the record
+  // read before looking still said Uploading means the registry took it in between (its storage
+  // event beat this call): the record read after tells the true state.
+  if (!present && record.status === 'Uploading') record = await getUpload(context, uploadId);
   if (!present && record.multipart && record.status === 'Uploading') {
     if (!parts) throw new InvalidRequestError(`Upload [${uploadId}] was made in parts: send {"parts":[{"partNumber","etag"},…]}`, { uploadId });
     if (parts.length !== record.multipart.parts) {

@@ -35,6 +35,7 @@ import { PrometheusMetrics } from '../observability/prometheus-metrics.ts';
 import { lambdaContext } from './api-gateway-bridge.ts';
 import { httpFront, streamStoredObject } from './http-front.ts';
 import { DropFolder } from './drop-folder.ts';
+import { DropPrefixScanner } from './drop-prefix-scanner.ts';
 import { IngestRunner, s3CreatedEvent } from './ingest-runner.ts';
 import { createUrlSigner, verifySignedUrl } from './signed-urls.ts';
 
@@ -188,6 +189,9 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
 
   const drop = new DropFolder(join(config.dataDir, 'drop'), store, (key) => ingest?.trigger(key), log, config.dropScanSeconds * 1000);
   await drop.start();
+  // Bundles any client put under drop/ in storage itself (this store sends no events).
+  const dropPrefix = new DropPrefixScanner(store, (key) => ingest?.trigger(key), log, config.dropScanSeconds * 1000);
+  dropPrefix.start();
 
   return {
     url: listeningUrl,
@@ -205,6 +209,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
       clearInterval(collector);
       clearInterval(reconciler);
       drop.stop();
+      dropPrefix.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await ingest?.idle();

@@ -3,6 +3,8 @@
  * token, and several processes sharing one S3-compatible bucket.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readAllBytes } from '../../lib/ports/object-store.ts';
 import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +68,51 @@ describe('self-hosted server operations', () => {
       s3 = await startLocalS3();
     });
     after(() => s3.close());
+
+    it('ingest a bundle that `aws s3 cp` put under the bucket\'s drop/ prefix, once between them', async () => {
+      const env = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_DEFAULT_REGION: 'us-east-1' };
+      process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+      process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+      const instances = await Promise.all(
+        [0, 1].map((index) =>
+          startRegistryServer(
+            serverConfigFrom({
+              PORT: '0',
+              REGISTRY_DATA_DIR: join(work, `drop-instance-${index}`),
+              REGISTRY_AUTH_TOKENS: 'shared-token',
+              REGISTRY_S3_BUCKET: s3.bucket,
+              REGISTRY_S3_ENDPOINT: s3.endpoint,
+              REGISTRY_S3_PREFIX: 'dropped',
+              REGISTRY_PUBLIC_URL: 'http://registry.example',
+              REGISTRY_DROP_SCAN_SECONDS: '1',
+            }),
+            { log: silentLogger, store: s3.store('dropped') },
+          ),
+        ),
+      );
+      try {
+        const [bundle] = await buildDistinctBundles(assets, join(work, 'drop-prefix'), 1);
+        const copy = spawnSync('aws', ['s3', 'cp', bundle!.path, `s3://${s3.bucket}/dropped/drop/copied.dcos`, '--endpoint-url', s3.endpoint], { env, encoding: 'utf8' });
+        assert.equal(copy.status, 0, `${copy.stdout}\n${copy.stderr}`);
+        const deadline = Date.now() + 30_000;
+        let names: string[] = [];
+        while (Date.now() < deadline) {
+          names = (await fetchRepository(instances[1]!.url)).packages.map((pkg) => pkg.name);
+          if (names.includes(bundle!.name)) break;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        assert.deepEqual(names, [bundle!.name], 'in the index within the scan interval');
+        await Promise.all(instances.map((instance) => instance.settled()));
+        const store = s3.store('dropped');
+        assert.equal(await store.head('drop/copied.dcos'), undefined, 'the dropped bundle is taken away');
+        const uploads = (await store.list('uploads/')).objects.filter((object) => object.key.endsWith('.json'));
+        assert.equal(uploads.length, 1, 'one upload record for the drop');
+        const upload = JSON.parse((await readAllBytes((await store.get(uploads[0]!.key)).body)).toString('utf8')) as { status: string; attempts: number; uploadedBy?: string };
+        assert.deepEqual({ status: upload.status, attempts: upload.attempts }, { status: 'Accepted', attempts: 1 }, 'ingested once, by one of the two');
+      } finally {
+        await Promise.all(instances.map((instance) => instance.close()));
+      }
+    });
 
     it('take 20 concurrent adds split between them: all 20 in the index, no duplicates', async () => {
       process.env.AWS_ACCESS_KEY_ID = 'S3RVER';

@@ -97,6 +97,47 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     assert.deepEqual(await errors('/v2/mesosphere/app/blobs/uploads/', { method: 'POST' }), [405, 'UNSUPPORTED']);
   });
 
+  it('answers what the OCI conformance suite asks: an invalid tag is an unknown manifest, referrers, ranges on every blob', async () => {
+    const errors = async (url: string, init?: RequestInit) => {
+      const response = await fetch(`${registry.url}${url}`, init);
+      return [response.status, ((await response.json()) as { errors: { code: string }[] }).errors[0]!.code];
+    };
+    assert.deepEqual(await errors('/v2/mesosphere/app/manifests/.bad-tag!'), [404, 'MANIFEST_UNKNOWN']);
+    assert.equal((await fetch(`${registry.url}/v2/mesosphere/app/manifests/.bad-tag!`, { method: 'HEAD' })).status, 404);
+
+    const referrers = await fetch(`${registry.url}/v2/mesosphere/app/referrers/${listed.top.digest}`);
+    assert.equal(referrers.status, 200);
+    assert.equal(referrers.headers.get('content-type'), 'application/vnd.oci.image.index.v1+json');
+    assert.deepEqual(await referrers.json(), { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] });
+    const filtered = await fetch(`${registry.url}/v2/mesosphere/app/referrers/${listed.top.digest}?artifactType=application/vnd.example.sbom`);
+    assert.equal(filtered.headers.get('oci-filters-applied'), 'artifactType');
+    await filtered.body?.cancel();
+    assert.deepEqual(await errors('/v2/mesosphere/app/referrers/sha256:short'), [400, 'DIGEST_INVALID']);
+    assert.deepEqual(await errors(`/v2/unknown/repo/referrers/${listed.top.digest}`), [404, 'NAME_UNKNOWN']);
+
+    // A small layer, sent inline (a large one is a redirect to storage, which takes ranges itself).
+    const blob = `${registry.url}/v2/team/tools/cli/blobs/${single.amd64.layerDigests[0]}`;
+    const whole = await fetch(blob);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    assert.ok(bytes.length > 100);
+    assert.equal((await fetch(blob, { method: 'HEAD' })).headers.get('accept-ranges'), 'bytes');
+    for (const [range, start, end] of [['bytes=0-9', 0, 9], [`bytes=10-`, 10, bytes.length - 1], ['bytes=-7', bytes.length - 7, bytes.length - 1], [`bytes=5-${bytes.length * 2}`, 5, bytes.length - 1]] as const) {
+      const part = await fetch(blob, { headers: { range } });
+      assert.equal(part.status, 206, range);
+      assert.equal(part.headers.get('content-range'), `bytes ${start}-${end}/${bytes.length}`, range);
+      assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(start, end + 1), range);
+    }
+    const beyond = await fetch(blob, { headers: { range: `bytes=${bytes.length}-` } });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers.get('content-range'), `bytes */${bytes.length}`);
+    await beyond.body?.cancel();
+    const several = await fetch(blob, { headers: { range: 'bytes=0-1,4-5' } });
+    assert.equal(several.status, 200, 'several ranges: the whole blob');
+    assert.equal(Buffer.from(await several.arrayBuffer()).length, bytes.length);
+  });
+
   it('lets skopeo pull both images with the manifest digests of the source', async () => {
     // An OCI image into an OCI layout: the linux/amd64 manifest of the list, digest for digest.
     const layout = join(work, 'oci-app');
