@@ -17,6 +17,7 @@ import type { ImageReference } from './image-reference.ts';
 import { IMAGE_MANIFESTS, MANIFEST_LISTS, manifestMediaType, sha256Digest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, type Descriptor, type ImageManifest, type ManifestList } from './media-types.ts';
 import type { PulledManifest, ResolvedImage } from './registry-puller.ts';
 import { indexTar, type TarEntry } from './tar-index.ts';
+import { chooseChildren, type PlatformChoice } from './platforms.ts';
 
 /** Where the bytes of a blob are: a file, or a range of the archive. */
 type BlobLocation = { readonly path: string; readonly offset: number; readonly size: number };
@@ -30,7 +31,7 @@ export class LocalImageSource {
   private constructor(private readonly path: string) {}
 
   /** Opens `path` for `image`; fails naming both if the file does not hold that image. */
-  static async open(path: string, image: ImageReference, platform: { os: string; architecture: string }): Promise<LocalImageSource> {
+  static async open(path: string, image: ImageReference, platforms: PlatformChoice): Promise<LocalImageSource> {
     const fail = (problem: string): never => {
       throw new PackagingError('InvalidImageArchive', `Cannot take the image ${image.original} from [${path}]: ${problem}`, { image: image.original, path });
     };
@@ -40,7 +41,7 @@ export class LocalImageSource {
     } catch {
       return fail('the file does not exist');
     }
-    if (info.isDirectory()) return LocalImageSource.fromLayout(path, image, platform, async (name) => ({ path: join(path, name), offset: 0, size: (await stat(join(path, name))).size }), fail);
+    if (info.isDirectory()) return LocalImageSource.fromLayout(path, image, platforms, async (name) => ({ path: join(path, name), offset: 0, size: (await stat(join(path, name))).size }), fail);
     const handle = await open(path, 'r');
     try {
       const entries = await indexTar(handle, path);
@@ -49,7 +50,7 @@ export class LocalImageSource {
         if (!entry) return fail(`the archive has no ${name}`);
         return { path, offset: entry.offset, size: entry.size };
       };
-      if (entries.has('index.json') && entries.has('oci-layout')) return await LocalImageSource.fromLayout(path, image, platform, locate, fail);
+      if (entries.has('index.json') && entries.has('oci-layout')) return await LocalImageSource.fromLayout(path, image, platforms, locate, fail);
       if (entries.has('manifest.json')) return await LocalImageSource.fromDockerSave(path, image, handle, entries, fail);
       return fail('it is neither a docker save archive nor an OCI image layout');
     } finally {
@@ -87,7 +88,7 @@ export class LocalImageSource {
   private static async fromLayout(
     path: string,
     image: ImageReference,
-    platform: { os: string; architecture: string },
+    platforms: PlatformChoice,
     locate: (name: string) => Promise<BlobLocation>,
     fail: (problem: string) => never,
   ): Promise<LocalImageSource> {
@@ -116,18 +117,22 @@ export class LocalImageSource {
       return { digest: descriptor.digest, mediaType, bytes };
     };
     const topManifest = await manifestOf(top);
-    let imageManifest = topManifest;
+    let imageManifests = [topManifest];
     if (MANIFEST_LISTS.has(topManifest.mediaType)) {
       const list = JSON.parse(topManifest.bytes.toString('utf8')) as ManifestList;
-      const chosen = list.manifests.find((entry) => entry.platform?.os === platform.os && entry.platform?.architecture === platform.architecture);
-      if (!chosen) return fail(`no ${platform.os}/${platform.architecture} image in its index`);
-      imageManifest = await manifestOf(chosen);
+      const chosen = chooseChildren(list, platforms, (problem) => new PackagingError('InvalidImageArchive', `Cannot take the image ${image.original} from [${path}]: it ${problem}`, { image: image.original, path }));
+      imageManifests = [];
+      for (const child of chosen) imageManifests.push(await manifestOf(child));
     }
-    if (!IMAGE_MANIFESTS.has(imageManifest.mediaType)) return fail('the image is not an image manifest');
-    const manifest = JSON.parse(imageManifest.bytes.toString('utf8')) as ImageManifest;
     const source = new LocalImageSource(path);
-    source.resolved = { top: topManifest, image: { ...imageManifest, manifest } };
-    for (const blob of [manifest.config, ...manifest.layers]) source.blobs.set(blob.digest, await locate(blobName(blob.digest)));
+    const images = [];
+    for (const imageManifest of imageManifests) {
+      if (!IMAGE_MANIFESTS.has(imageManifest.mediaType)) return fail('the image is not an image manifest');
+      const manifest = JSON.parse(imageManifest.bytes.toString('utf8')) as ImageManifest;
+      images.push({ ...imageManifest, manifest });
+      for (const blob of [manifest.config, ...manifest.layers]) source.blobs.set(blob.digest, await locate(blobName(blob.digest)));
+    }
+    source.resolved = { top: topManifest, images };
     return source;
   }
 
@@ -169,7 +174,7 @@ export class LocalImageSource {
     const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: configDescriptor, layers }));
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
     const pulled = { digest: sha256Digest(manifestBytes), mediaType: OCI_MANIFEST, bytes: manifestBytes };
-    source.resolved = { top: pulled, image: { ...pulled, manifest } };
+    source.resolved = { top: pulled, images: [{ ...pulled, manifest }] };
     return source;
   }
 }

@@ -10,6 +10,7 @@ import { PackagingError } from '../domain/errors.ts';
 import type { BasicCredentials, CredentialLookup } from './docker-credentials.ts';
 import { DOCKER_HUB, type ImageReference } from './image-reference.ts';
 import { ALL_MANIFESTS, IMAGE_MANIFESTS, sha256Digest, MANIFEST_LISTS, manifestMediaType, type Descriptor, type ImageManifest, type ManifestList } from './media-types.ts';
+import { chooseChildren, formatPlatform, type PlatformChoice } from './platforms.ts';
 
 export interface PullOptions {
   /** Registry host → mirror host (`--registry-mirror docker.io=mirror.local:5000`). */
@@ -17,7 +18,8 @@ export interface PullOptions {
   /** Hosts reached over plain HTTP (`--insecure-registry`). */
   readonly insecure: ReadonlySet<string>;
   readonly credentials: CredentialLookup;
-  readonly platform: { readonly os: string; readonly architecture: string };
+  /** Which images of a multi-platform index to take. */
+  readonly platforms: PlatformChoice;
 }
 
 export interface PulledManifest {
@@ -29,8 +31,8 @@ export interface PulledManifest {
 export interface ResolvedImage {
   /** What the reference points at: an image manifest, or a list/index. */
   readonly top: PulledManifest;
-  /** The image manifest for the platform (the top one when it is not a list). */
-  readonly image: PulledManifest & { readonly manifest: ImageManifest };
+  /** The image manifests of the platforms taken (the top one alone when it is not a list). */
+  readonly images: readonly (PulledManifest & { readonly manifest: ImageManifest })[];
 }
 
 export class RegistryPuller {
@@ -44,19 +46,18 @@ export class RegistryPuller {
     if (image.digest && top.digest !== image.digest) {
       throw this.error(image, `the registry sent a manifest with digest ${top.digest} for ${image.digest}`);
     }
-    if (IMAGE_MANIFESTS.has(top.mediaType)) return { top, image: { ...top, manifest: JSON.parse(top.bytes.toString('utf8')) as ImageManifest } };
+    if (IMAGE_MANIFESTS.has(top.mediaType)) return { top, images: [{ ...top, manifest: JSON.parse(top.bytes.toString('utf8')) as ImageManifest }] };
     if (!MANIFEST_LISTS.has(top.mediaType)) throw this.error(image, `the manifest has the unsupported media type ${top.mediaType}`);
     const list = JSON.parse(top.bytes.toString('utf8')) as ManifestList;
-    const { os, architecture } = this.options.platform;
-    const chosen = list.manifests.find((entry) => entry.platform?.os === os && entry.platform?.architecture === architecture);
-    if (!chosen) {
-      const offered = list.manifests.map((entry) => `${entry.platform?.os}/${entry.platform?.architecture}`).join(', ');
-      throw this.error(image, `has no ${os}/${architecture} image (it offers ${offered || 'none'})`);
+    const images = [];
+    for (const chosen of chooseChildren(list, this.options.platforms, (problem) => this.error(image, problem))) {
+      const platform = formatPlatform(chosen.platform);
+      const child = await this.fetchManifest(image, chosen.digest);
+      if (child.digest !== chosen.digest) throw this.error(image, `digest mismatch for the ${platform} manifest: got ${child.digest}, expected ${chosen.digest}`);
+      if (!IMAGE_MANIFESTS.has(child.mediaType)) throw this.error(image, `the ${platform} entry is not an image manifest`);
+      images.push({ ...child, manifest: JSON.parse(child.bytes.toString('utf8')) as ImageManifest });
     }
-    const child = await this.fetchManifest(image, chosen.digest);
-    if (child.digest !== chosen.digest) throw this.error(image, `digest mismatch for the ${os}/${architecture} manifest: got ${child.digest}, expected ${chosen.digest}`);
-    if (!IMAGE_MANIFESTS.has(child.mediaType)) throw this.error(image, `the ${os}/${architecture} entry is not an image manifest`);
-    return { top, image: { ...child, manifest: JSON.parse(child.bytes.toString('utf8')) as ImageManifest } };
+    return { top, images };
   }
 
   /** Streams a blob into `write`, verifying its digest and size at the end. */

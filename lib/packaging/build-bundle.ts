@@ -12,6 +12,7 @@ import { PackagingError, DownloadError } from '../domain/errors.ts';
 import { BUNDLE_FORMAT_VERSION, type BundleManifest, type ManifestImage, type ManifestResource } from '../bundle/bundle-layout.ts';
 import { parseImageReference, type ImageReference } from '../images/image-reference.ts';
 import { LocalImageSource } from '../images/local-image-source.ts';
+import { DEFAULT_PLATFORMS } from '../images/platforms.ts';
 import type { Descriptor } from '../images/media-types.ts';
 import { RegistryPuller, type PullOptions, type ResolvedImage } from '../images/registry-puller.ts';
 import { BundleWriter, type ResourceUpload } from '../bundle/bundle-writer.ts';
@@ -119,12 +120,12 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
     }
     const images: ManifestImage[] = [];
     if (imageReferences.length > 0) {
-      const platform = options.images?.platform ?? { os: 'linux', architecture: 'amd64' };
+      const platforms = options.images?.platforms ?? DEFAULT_PLATFORMS;
       const puller = new RegistryPuller({
         mirrors: options.images?.mirrors ?? new Map(),
         insecure: options.images?.insecure ?? new Set(),
         credentials: options.images?.credentials ?? (() => undefined),
-        platform,
+        platforms,
       });
       const pulled = new Map<string, Omit<ManifestImage, 'ref'>>();
       for (const reference of imageReferences) {
@@ -133,7 +134,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
           const localPath = options.images?.localSources?.get(reference.image);
           let source: ImageSource = puller;
           if (localPath !== undefined) {
-            const local = await LocalImageSource.open(localPath, reference.parsed, platform);
+            const local = await LocalImageSource.open(localPath, reference.parsed, platforms);
             source = { resolve: async () => local.resolve(), pullBlob: (...args) => local.pullBlob(...args) };
           }
           image = await pullImage(writer, source, reference.parsed, options);
@@ -160,10 +161,11 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
 /** Pulls one image into the bundle's OCI layout: its manifests, config and layers, each once. */
 async function pullImage(writer: BundleWriter, puller: ImageSource, image: ImageReference, options: BuildOptions): Promise<Omit<ManifestImage, 'ref'>> {
   const resolved = await puller.resolve(image);
-  const blobs = [resolved.image.manifest.config, ...resolved.image.manifest.layers];
+  // Each blob once, even when two platforms share it.
+  const blobs = [...new Map(resolved.images.flatMap((child) => [child.manifest.config, ...child.manifest.layers]).map((blob) => [blob.digest, blob])).values()];
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
   options.reporter?.pulling(image.original, total);
-  for (const manifest of [resolved.top, resolved.image]) await storeImageBlob(writer, manifest.digest, manifest.bytes);
+  for (const manifest of [resolved.top, ...resolved.images]) await storeImageBlob(writer, manifest.digest, manifest.bytes);
   let done = 0;
   for (const blob of blobs) {
     const hex = blob.digest.replace(/^sha256:/, '');

@@ -45,6 +45,7 @@ import { openStoredObject } from './store-byte-source.ts';
 import { releaseIngestLease, runningGcRuns, waitForGcRuns, writeIngestLease, type IngestLease } from './maintenance/leases.ts';
 import { heartbeatMs, staleAfterMs } from './maintenance/timing.ts';
 import { noteInCatalog } from './catalog/package-catalog.ts';
+import { servedImages } from './served-images.ts';
 
 export type IngestOutcome =
   | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean; readonly contentDigest?: string }
@@ -314,7 +315,10 @@ async function stagePackage(
   heartbeat: Heartbeat,
   staged: Staged,
 ): Promise<Extract<IngestOutcome, { outcome: 'accepted' }>> {
-  const { metadata, manifest } = bundle;
+  const { metadata } = bundle;
+  // The images as served: an index missing some platforms is reduced to those the bundle holds.
+  const served = await servedImages(bundle);
+  const manifest = { ...bundle.manifest, images: served.images };
   const coordinate = encodeCoordinate(metadata);
   const images = uniqueImages(manifest.images);
   checkCoordinateFits(metadata.name, metadata.version, coordinate, images);
@@ -322,7 +326,12 @@ async function stagePackage(
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const contentDigest = sha256(Buffer.concat([Buffer.from(sha256(metadataBytes)), Buffer.from(sha256(manifestBytes))]));
   const resources = [...bundle.resources.keys()].sort();
-  const imageBlobs = [...bundle.imageBlobs.keys()].sort();
+  const imageBlobs = [...new Set([...[...bundle.imageBlobs.keys()].filter((digest) => !served.replaced.has(digest)), ...served.reduced.keys()])].sort();
+  const copyImageBlob = async (digest: string): Promise<void> => {
+    const made = served.reduced.get(digest);
+    if (made) await putMadeBlob(context, digest, made.bytes, made.mediaType);
+    else await copyContent(context, bundle, 'image-blob', digest, alive);
+  };
   const accepted = (unchanged: boolean) => ({ outcome: 'accepted' as const, name: metadata.name, version: metadata.version, unchanged, contentDigest });
 
   const existing = await readJson<PackageRecord>(context.store, packageRecordKey(coordinate));
@@ -348,7 +357,7 @@ async function stagePackage(
   let collections = await runningGcRuns(context);
   const alive = (): void => heartbeat.beat();
   for (const digest of resources) await copyContent(context, bundle, 'resource', digest, alive);
-  for (const digest of imageBlobs) await copyContent(context, bundle, 'image-blob', digest, alive);
+  for (const digest of imageBlobs) await copyImageBlob(digest);
   const writeDocuments = async (): Promise<void> => {
     await context.store.put(packageMetadataKey(coordinate, contentDigest), metadataBytes, { contentType: 'application/json' });
     await context.store.put(packageManifestKey(coordinate, contentDigest), manifestBytes, { contentType: 'application/json' });
@@ -371,7 +380,7 @@ async function stagePackage(
     await waitForGcRuns(context, collections, staleAfterMs(context.settings));
     await writeDocuments();
     for (const digest of resources) if (!(await context.store.head(resourceKey(digest)))) await copyContent(context, bundle, 'resource', digest, alive);
-    for (const digest of imageBlobs) if (!(await context.store.head(imageBlobKey(digest)))) await copyContent(context, bundle, 'image-blob', digest, alive);
+    for (const digest of imageBlobs) if (!(await context.store.head(imageBlobKey(digest)))) await copyImageBlob(digest);
     collections = [];
     mustCheck = false;
   }
@@ -469,6 +478,17 @@ async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'reso
     // Written meanwhile by another ingest, if the store says so: a refused create proves nothing
     // by itself.
     if (!(await context.store.head(key))) throw new ObjectStoreError(context.store.name, `create-only write of ${key} was refused, yet nothing is stored there`);
+  }
+}
+
+/** A blob made at ingest (a reduced index), stored at its content address like a copied one. */
+async function putMadeBlob(context: RegistryContext, digest: string, bytes: Buffer, contentType: string): Promise<void> {
+  if ((await context.store.head(imageBlobKey(digest)))?.size === bytes.length) return;
+  try {
+    await context.store.put(imageBlobKey(digest), bytes, { contentType, ifNoneMatch: '*' });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+    if (!(await context.store.head(imageBlobKey(digest)))) throw new ObjectStoreError(context.store.name, `create-only write of ${imageBlobKey(digest)} was refused, yet nothing is stored there`);
   }
 }
 

@@ -59,10 +59,19 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     const { packages } = await fetchRepository(registry.url);
     const docker = (packages.find((pkg) => pkg.name === 'with-images')!.resource as { assets: { container: { docker: Record<string, string> } } }).assets.container.docker;
     // By digest: what the package runs cannot change when another package publishes the same tag.
-    assert.deepEqual(docker, { app: `${registryHost}/mesosphere/app@${listed.top.digest}`, cli: `${registryHost}/team/tools/cli@${single.top.digest}` });
+    // The list was built for linux/amd64 alone: it is named by the digest of the index reduced to it.
+    const served = await fetch(`${registry.url}/v2/mesosphere/app/manifests/1.0`);
+    const reduced = served.headers.get('docker-content-digest')!;
+    assert.equal(`sha256:${createHash('sha256').update(Buffer.from(await served.arrayBuffer())).digest('hex')}`, reduced);
+    assert.notEqual(reduced, listed.top.digest);
+    assert.deepEqual(docker, { app: `${registryHost}/mesosphere/app@${reduced}`, cli: `${registryHost}/team/tools/cli@${single.top.digest}` });
   });
 
   it('serves the Registry API v2: base, catalog, tags, manifests with digests, OCI errors, no writes', async () => {
+    const errors = async (url: string, init?: RequestInit) => {
+      const response = await fetch(`${registry.url}${url}`, init);
+      return [response.status, ((await response.json()) as { errors: { code: string }[] }).errors[0]!.code];
+    };
     const base = await fetch(`${registry.url}/v2/`);
     assert.equal(base.status, 200);
     assert.equal(base.headers.get('docker-distribution-api-version'), 'registry/2.0');
@@ -76,7 +85,9 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     const manifest = await fetch(`${registry.url}/v2/mesosphere/app/manifests/1.0`, { headers: { accept: 'application/vnd.docker.distribution.manifest.list.v2+json' } });
     assert.equal(manifest.status, 200);
     assert.equal(manifest.headers.get('content-type'), 'application/vnd.oci.image.index.v1+json');
-    assert.equal(manifest.headers.get('docker-content-digest'), listed.top.digest);
+    const index = (await manifest.json()) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    assert.deepEqual(index.manifests.map((child) => [child.digest, child.platform.architecture]), [[listed.amd64.manifestDigest, 'amd64']], 'reduced to the platform the bundle holds');
+    assert.deepEqual(await errors(`/v2/mesosphere/app/manifests/${listed.top.digest}`), [404, 'MANIFEST_UNKNOWN'], 'the source index, naming an arm64 image not stored, is never served');
     const head = await fetch(`${registry.url}/v2/mesosphere/app/manifests/${listed.amd64.manifestDigest}`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('docker-content-digest'), listed.amd64.manifestDigest);
@@ -85,10 +96,6 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     assert.equal(blobHead.status, 200);
     assert.equal(Number(blobHead.headers.get('content-length')) > 64 * 1024 / 2, true);
 
-    const errors = async (url: string, init?: RequestInit) => {
-      const response = await fetch(`${registry.url}${url}`, init);
-      return [response.status, ((await response.json()) as { errors: { code: string }[] }).errors[0]!.code];
-    };
     assert.deepEqual(await errors('/v2/unknown/repo/manifests/1'), [404, 'NAME_UNKNOWN']);
     assert.deepEqual(await errors('/v2/mesosphere/app/manifests/9.9'), [404, 'MANIFEST_UNKNOWN']);
     assert.deepEqual(await errors(`/v2/mesosphere/app/blobs/sha256:${'0'.repeat(64)}`), [404, 'BLOB_UNKNOWN']);
@@ -149,7 +156,46 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     await skopeo(['copy', '--src-tls-verify=false', `docker://${registryHost}/team/tools/cli:2`, `dir:${directory}`]);
     assert.equal(`sha256:${createHash('sha256').update(await readFile(join(directory, 'manifest.json'))).digest('hex')}`, single.top.digest);
     const inspected = JSON.parse((await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${registryHost}/mesosphere/app:1.0`])).stdout) as { manifests: unknown[] };
-    assert.equal(inspected.manifests.length, 2, 'the list is served as stored');
+    assert.equal(inspected.manifests.length, 1, 'the list is served reduced to what is stored');
+    // An arm64 pull fails on the client with a clear reason, never on a dangling digest.
+    const arm = await skopeo(['--override-arch=arm64', 'copy', '--src-tls-verify=false', `docker://${registryHost}/mesosphere/app:1.0`, `dir:${join(work, 'arm-none')}`]).then(
+      () => 'pulled',
+      (error: Error) => error.message,
+    );
+    assert.match(arm, /arm64/);
+    assert.doesNotMatch(arm, /manifest unknown/i);
+  });
+
+  it('keeps the source index when a build takes every platform (--platform all), and serves each', async () => {
+    const definition = join(work, 'all-platforms.json');
+    await writeFile(
+      definition,
+      JSON.stringify({
+        packagingVersion: '4.0', name: 'with-all-platforms', version: '1.0.0', maintainer: 'ops@example.com', description: 'every platform', tags: ['test'],
+        resource: { assets: { container: { docker: { app: 'mesosphere/app:1.0' } } } },
+      }),
+    );
+    const build = await runBuiltCli(['build', `--build-definition-file=${definition}`, `--output-directory=${work}`, `--registry-mirror=docker.io=${source.host}`, '--platform=all']);
+    assert.equal(build.code, 0, build.stderr);
+    const add = await cli(['add', `--dcos-file=${join(work, 'with-all-platforms-1.0.0.dcos')}`, '--wait']);
+    assert.equal(add.code, 0, add.stderr);
+    await registry.settled();
+    const { packages } = await fetchRepository(registry.url);
+    const docker = (packages.find((pkg) => pkg.name === 'with-all-platforms')!.resource as { assets: { container: { docker: Record<string, string> } } }).assets.container.docker;
+    assert.equal(docker.app, `${registryHost}/mesosphere/app@${listed.top.digest}`, 'complete: the source digest');
+    const raw = JSON.parse((await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${registryHost}/mesosphere/app@${listed.top.digest}`])).stdout) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    assert.deepEqual(raw.manifests.map((child) => child.platform.architecture).sort(), ['amd64', 'arm64']);
+    for (const child of raw.manifests) {
+      const directory = join(work, `all-${child.platform.architecture}`);
+      await skopeo([`--override-arch=${child.platform.architecture}`, 'copy', '--src-tls-verify=false', `docker://${registryHost}/mesosphere/app@${listed.top.digest}`, `dir:${directory}`]);
+      assert.equal(`sha256:${createHash('sha256').update(await readFile(join(directory, 'manifest.json'))).digest('hex')}`, child.digest, child.platform.architecture);
+    }
+    // A build naming a platform the image does not offer is refused, naming what it offers.
+    const refused = await runBuiltCli(['build', `--build-definition-file=${definition}`, `--output-directory=${join(work, 'refused')}`, `--registry-mirror=docker.io=${source.host}`, '--platform=linux/s390x']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /linux\/s390x.*offers.*linux\/arm64.*linux\/amd64|linux\/s390x.*offers/);
+    assert.equal((await cli(['remove', '--package-name=with-all-platforms', '--package-version=1.0.0'])).code, 0);
+    await registry.settled();
   });
 
   it('takes images from a docker save archive and from an OCI layout, and serves them the same', async () => {

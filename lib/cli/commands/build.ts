@@ -7,6 +7,7 @@ import { defaultDockerConfigPath, loadDockerCredentials } from '../../images/doc
 import type { CommandRunner } from '../command-runner.ts';
 import type { CliOutput } from '../output.ts';
 import { createByteProgress } from '../progress.ts';
+import { platformChoiceOf } from '../../images/platforms.ts';
 
 interface BuildCommandOptions {
   buildDefinitionFile: string;
@@ -16,7 +17,7 @@ interface BuildCommandOptions {
   imageSource: [string, string][];
   insecureRegistry: string[];
   dockerConfig?: string;
-  platform: string;
+  platform: string[];
   retries: string;
   force: boolean;
   json: boolean;
@@ -48,7 +49,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
     )
     .option('--insecure-registry <HOST>', 'reach this registry (or mirror) over plain HTTP (repeatable)', (value: string, hosts: string[]) => [...hosts, value], [] as string[])
     .option('--docker-config <file>', 'Docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)')
-    .option('--platform <os/arch>', 'platform chosen from multi-platform images', 'linux/amd64')
+    .option('--platform <os/arch>', 'platform taken from multi-platform images: repeatable (or a comma list), or all (default linux/amd64)', (value: string, values: string[]) => [...values, value], [] as string[])
     .option('--retries <n>', 'retries for transient download failures', '3')
     .option('--force', 'replace an existing bundle', false)
     .option('--json', 'print the result as one JSON document', false)
@@ -58,8 +59,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
         if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
           throw new PackagingError('InvalidOption', `--retries expects a whole number from 0 to 20, got [${options.retries}]`, {});
         }
-        const [os, architecture] = options.platform.split('/');
-        if (!os || !architecture) throw new PackagingError('InvalidOption', `--platform expects os/arch, got [${options.platform}]`, {});
+        const platforms = platformChoiceOf(options.platform);
         const credentials = await loadDockerCredentials(options.dockerConfig ?? defaultDockerConfigPath(), options.dockerConfig !== undefined);
         const interrupt = new AbortController();
         const onSignal = (): void => interrupt.abort();
@@ -76,7 +76,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
               mirrors: new Map(options.registryMirror),
               insecure: new Set(options.insecureRegistry),
               credentials,
-              platform: { os, architecture },
+              platforms,
               localSources: new Map(options.imageSource),
             },
             reporter: buildReporter(output),

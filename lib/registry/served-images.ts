@@ -1,0 +1,50 @@
+/**
+ * A bundle's images as the registry serves them. A multi-platform index whose children are not
+ * all in the bundle (a build for some platforms of an image that has more) is never served as it
+ * is: a client on a missing platform would follow its digest into `manifest unknown`. It is
+ * replaced, at ingest, by the index reduced to the children the bundle holds (images/platforms.ts),
+ * stored under its own digest; the package's image references, tags and /repo entry then name
+ * that digest. An index with all its children is served under the source's digest.
+ */
+import type { Bundle } from '../bundle/bundle-reader.ts';
+import type { ManifestImage } from '../bundle/bundle-layout.ts';
+import { MANIFEST_LISTS } from '../images/media-types.ts';
+import { reduceIndex } from '../images/platforms.ts';
+import { readAllBytes } from '../ports/object-store.ts';
+
+export interface ServedImages {
+  readonly images: readonly ManifestImage[];
+  /** Reduced indexes made here (sha256 hex → bytes and media type): stored beside the bundle's blobs. */
+  readonly reduced: ReadonlyMap<string, { readonly bytes: Buffer; readonly mediaType: string }>;
+  /** Source indexes a reduced one stands for (sha256 hex): not stored, so never served by digest either. */
+  readonly replaced: ReadonlySet<string>;
+}
+
+const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
+
+export async function servedImages(bundle: Bundle): Promise<ServedImages> {
+  const reduced = new Map<string, { bytes: Buffer; mediaType: string }>();
+  const replaced = new Set<string>();
+  const byTop = new Map<string, { digest: string; size: number }>();
+  const images: ManifestImage[] = [];
+  for (const image of bundle.manifest.images) {
+    if (!MANIFEST_LISTS.has(image.mediaType)) {
+      images.push(image);
+      continue;
+    }
+    let served = byTop.get(image.digest);
+    if (!served) {
+      // Indexes are small (the bundle reader bounds manifests): read whole.
+      const source = Buffer.from(await readAllBytes(bundle.imageBlobStream(hexOf(image.digest))));
+      const index = reduceIndex(source, (digest) => bundle.imageBlobs.has(hexOf(digest)));
+      served = index ? { digest: index.digest, size: index.bytes.length } : { digest: image.digest, size: image.size };
+      if (index) {
+        reduced.set(hexOf(index.digest), { bytes: index.bytes, mediaType: image.mediaType });
+        replaced.add(hexOf(image.digest));
+      }
+      byTop.set(image.digest, served);
+    }
+    images.push({ ...image, digest: served.digest, size: served.size });
+  }
+  return { images, reduced, replaced };
+}
