@@ -64,8 +64,13 @@ export interface ManifestResource {
 export interface ManifestImage {
   /** RFC 6901 pointer into metadata.json to the image string (resource.assets.container.docker.<alias>). */
   readonly ref: string;
-  /** That string, exactly. */
+  /** That string, exactly; for a template literal, the reference it names with the config defaults filled in. */
   readonly image: string;
+  /**
+   * Present when `ref` is the Marathon template (`/marathon/v2AppMustacheTemplate`): the value of
+   * its `"image"` field as written there, `{{…}}` parts included (universe/image-locations.ts).
+   */
+  readonly template?: string;
   /** The name this registry serves it under (spec §4.4). */
   readonly repository: string;
   readonly tag?: string;
@@ -121,6 +126,7 @@ export const BUNDLE_MANIFEST_SCHEMA = {
         properties: {
           ref: { type: 'string', pattern: '^/' },
           image: { type: 'string', minLength: 1, maxLength: 512 },
+          template: { type: 'string', minLength: 1, maxLength: 512 },
           repository: { type: 'string', minLength: 1, maxLength: 255 },
           tag: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' },
           digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },

@@ -24,10 +24,12 @@ import {
   resourceEntryDigest,
   resourceEntryName,
   type BundleManifest,
+  type ManifestImage,
 } from './bundle-layout.ts';
 import type { ByteSource } from './byte-source.ts';
 import { METHOD_STORED } from './zip/zip-format.ts';
 import { DEFAULT_ZIP_LIMITS, ZipArchive, type ZipEntry, type ZipLimits } from './zip/zip-reader.ts';
+import { imageLocations, TEMPLATE_POINTER } from '../universe/image-locations.ts';
 
 export interface BundleLimits extends ZipLimits {
   /** Largest metadata.json or manifest.json, uncompressed. */
@@ -283,8 +285,14 @@ async function checkImages(
     take(document.config.digest, context);
     for (const layer of document.layers) take(layer.digest, context);
   };
+  const templateImages = new Map(
+    imageLocations(metadata)
+      .locations.filter((location) => location.kind === 'template')
+      .map((location) => [location.literal, location.image]),
+  );
   for (const image of manifest.images) {
-    checkPointer(metadata, image.ref, image.image, covered);
+    if (image.template !== undefined) checkTemplateImage(image, templateImages, covered);
+    else checkPointer(metadata, image.ref, image.image, covered);
     const context = `image ${image.image}`;
     const top = await readManifestBlob(image.digest, context);
     if (top.mediaType !== image.mediaType) {
@@ -319,6 +327,17 @@ interface ManifestDocument {
   config?: { digest: string };
   layers?: { digest: string }[];
   manifests?: { digest: string }[];
+}
+
+/** A template literal: the template has that `"image"` field, and it names this image with the defaults filled in. */
+function checkTemplateImage(image: ManifestImage, templateImages: ReadonlyMap<string, string>, covered: Set<string>): void {
+  const literal = image.template!;
+  if (image.ref !== TEMPLATE_POINTER || templateImages.get(literal) !== image.image) {
+    throw new InvalidBundleError('ManifestMismatch', `manifest names the template image [${literal}] as ${image.image}, which the Marathon template of metadata.json does not`, { ref: image.ref, template: literal });
+  }
+  const key = `${image.ref}#${literal}`;
+  if (covered.has(key)) throw new InvalidBundleError('ManifestMismatch', `manifest lists the template image [${literal}] twice`, { ref: image.ref });
+  covered.add(key);
 }
 
 function checkPointer(metadata: PackageMetadata, ref: string, expected: string, covered: Set<string>): void {

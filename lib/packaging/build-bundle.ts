@@ -16,7 +16,8 @@ import { DEFAULT_PLATFORMS } from '../images/platforms.ts';
 import type { Descriptor } from '../images/media-types.ts';
 import { RegistryPuller, type PullOptions, type ResolvedImage } from '../images/registry-puller.ts';
 import { BundleWriter, type ResourceUpload } from '../bundle/bundle-writer.ts';
-import { assetReferences, dockerImageReferences } from '../universe/asset-references.ts';
+import { assetReferences } from '../universe/asset-references.ts';
+import { describeUnresolvedImage, imageLocations, type UnresolvedImage } from '../universe/image-locations.ts';
 import { BUILT_BY } from '../version.ts';
 import { ensureDirectory, fileExists } from '../support/files.ts';
 import { loadBuildDefinition } from './build-definition.ts';
@@ -44,6 +45,8 @@ export interface BuildReporter {
   progress(received: number, total: number | undefined): void;
   fetched(url: string, bytes: number): void;
   retrying(url: string, attempt: number, reason: string): void;
+  /** Something that looks like an image cannot be bundled (universe/image-locations.ts). */
+  unresolvedImage?(unresolved: UnresolvedImage): void;
 }
 
 export interface BuildOptions {
@@ -56,6 +59,8 @@ export interface BuildOptions {
   readonly signal?: AbortSignal;
   /** Where and how images are pulled; linux/amd64 from the registries named, when not given. */
   readonly images?: Partial<ImageSourceOptions>;
+  /** Refuse the package when an image it may run cannot be bundled (`--strict-images`). */
+  readonly strictImages?: boolean;
 }
 
 export interface BuildOutcome {
@@ -73,8 +78,22 @@ interface FetchedContent {
 
 export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> {
   const { metadata, baseDirectory } = await loadBuildDefinition(options.buildDefinitionFile);
-  // Parse every image reference before any download: a bad one fails the build at once.
-  const imageReferences = dockerImageReferences(metadata).map((reference) => ({ ...reference, parsed: parseImageReference(reference.image) }));
+  // Every image the rendered app may run, parsed before any download: a bad one fails at once.
+  const found = imageLocations(metadata);
+  for (const unresolved of found.unresolved) options.reporter?.unresolvedImage?.(unresolved);
+  if (options.strictImages && found.unresolved.length > 0) {
+    throw new PackagingError(
+      'UnresolvedImage',
+      `The package may run images that cannot be bundled (--strict-images):\n  ${found.unresolved.map(describeUnresolvedImage).join('\n  ')}`,
+      { unresolved: found.unresolved },
+    );
+  }
+  const imageReferences = found.locations.map((location) => ({
+    pointer: location.pointer,
+    image: location.image,
+    ...(location.kind === 'template' ? { template: location.literal } : {}),
+    parsed: parseImageReference(location.image),
+  }));
   for (const image of options.images?.localSources?.keys() ?? []) {
     if (!imageReferences.some((reference) => reference.image === image)) {
       throw new PackagingError('InvalidOption', `--image-source names ${image}, which the package does not use (it uses: ${imageReferences.map((reference) => reference.image).join(', ') || 'no image'})`, { image });
@@ -140,7 +159,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
           image = await pullImage(writer, source, reference.parsed, options);
           pulled.set(reference.image, image);
         }
-        images.push({ ref: reference.pointer, ...image });
+        images.push({ ref: reference.pointer, ...(reference.template !== undefined ? { template: reference.template } : {}), ...image, image: reference.image });
       }
     }
     const manifest: BundleManifest = {

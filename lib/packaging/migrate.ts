@@ -14,9 +14,10 @@
  */
 import { join } from 'node:path';
 import { PackagingError } from '../domain/errors.ts';
-import { isJsonObject, type BuildDefinition, type JsonObject } from '../universe/package-model.ts';
+import { isJsonObject, type BuildDefinition, type JsonObject, type PackageMetadata } from '../universe/package-model.ts';
 import { assertValid } from '../universe/schema-registry.ts';
 import { ensureDirectory, fileExists, readBinaryFile, readJsonFile, writeFileAtomic } from '../support/files.ts';
+import { describeUnresolvedImage, imageLocations } from '../universe/image-locations.ts';
 
 export interface MigrationResult {
   readonly definition: BuildDefinition;
@@ -82,6 +83,10 @@ export async function migratePackageDirectory(directory: string): Promise<Migrat
 
   const fileName = `${String(definition.name)}-${String(definition.version)}.json`;
   assertValid('build-definition', definition, fileName);
+  // Images the rendered app may run that `build` cannot bundle: said now, with where they are.
+  for (const unresolved of imageLocations(definition as unknown as PackageMetadata).unresolved) {
+    warnings.push(`image not bundled: ${describeUnresolvedImage(unresolved)} (in ${join(directory, unresolved.file)})`);
+  }
   return { definition: definition as unknown as BuildDefinition, fileName, warnings };
 }
 

@@ -4,6 +4,7 @@
  */
 import { encodeCoordinate } from '../universe/coordinate.ts';
 import { servedImageReference } from '../images/image-reference.ts';
+import { rewriteTemplateImages } from '../universe/image-locations.ts';
 import { parsePointer, resolvePointer } from '../universe/json-pointer.ts';
 import { isJsonObject, type JsonObject, type JsonValue, type PackageMetadata } from '../universe/package-model.ts';
 import { CARRIED_PACKAGING } from './index-store/index-table.ts';
@@ -18,7 +19,7 @@ export interface IndexFragment {
   readonly metadata: PackageMetadata;
   readonly resources: readonly { readonly ref: string; readonly sha256: string; readonly filename: string }[];
   /** Image strings of the metadata, and what this registry serves them as. */
-  readonly images?: readonly { readonly ref: string; readonly repository: string; readonly tag?: string; readonly digest: string }[];
+  readonly images?: readonly { readonly ref: string; readonly repository: string; readonly tag?: string; readonly digest: string; readonly template?: string }[];
 }
 
 export interface RepositoryDocument {
@@ -42,13 +43,44 @@ export function repositoryEntry(fragment: IndexFragment, hosts: { publicBaseUrl:
   for (const resource of fragment.resources) {
     setPointer(entry, resource.ref, resourceUrl(hosts.publicBaseUrl, coordinate, resource.sha256, resource.filename));
   }
+  const templateImages = new Map<string, string>();
   for (const image of fragment.images ?? []) {
-    // By the digest the bundle carried: a tag another package publishes later changes nothing here.
     if (typeof resolvePointer(fragment.metadata as unknown as JsonValue, image.ref) !== 'string') throw new Error(`image pointer ${image.ref} does not resolve`);
-    setPointer(entry, image.ref, servedImageReference(hosts.dockerHost, image, image.digest));
+    if (image.template !== undefined) {
+      templateImages.set(image.template, servedTemplateImage(hosts.dockerHost, image.repository, image.digest, image.template));
+      continue;
+    }
+    // By the digest the bundle carried: a tag another package publishes later changes nothing here.
+    const served = servedImageReference(hosts.dockerHost, image, image.digest);
+    const original = resolvePointer(entry as unknown as JsonValue, image.ref);
+    setPointer(entry, image.ref, served);
+    // A config default that is one of an enum's values: the enum must still allow it.
+    if (image.ref.startsWith('/config/') && image.ref.endsWith('/default')) {
+      const choices = resolvePointer(entry as unknown as JsonValue, `${image.ref.slice(0, -'/default'.length)}/enum`);
+      if (Array.isArray(choices)) choices.forEach((choice, index) => choice === original && (choices[index] = served));
+    }
+  }
+  if (templateImages.size > 0) {
+    const marathon = entry.marathon as { v2AppMustacheTemplate: string };
+    marathon.v2AppMustacheTemplate = rewriteTemplateImages(marathon.v2AppMustacheTemplate, templateImages);
   }
   entry.releaseVersion = fragment.releaseVersion;
   return entry;
+}
+
+/**
+ * What a template's `"image"` literal becomes. A fixed one: the image by digest, as everywhere.
+ * One whose tag is templated (`repo:{{service.version}}`): this registry's host with the tag left
+ * to the template, so the default still renders to the image bundled (its tag is published) and
+ * an operator who sets another version gets a clear "manifest unknown" from this registry, never
+ * a pull from the internet, nor silently the default image.
+ */
+function servedTemplateImage(dockerHost: string, repository: string, digest: string, literal: string): string {
+  const slash = literal.lastIndexOf('/');
+  const colon = literal.lastIndexOf(':');
+  const tagPart = colon > slash ? literal.slice(colon + 1) : '';
+  if (literal.includes('{{') && tagPart.includes('{{') && !literal.slice(0, colon).includes('{{') && !literal.includes('@')) return `${dockerHost}/${repository}:${tagPart}`;
+  return servedImageReference(dockerHost, { repository }, digest);
 }
 
 /** Compares dotted DC/OS release versions numerically ("1.10" > "1.9"). */

@@ -176,7 +176,7 @@ export async function publishPackage(context: RegistryContext, name: string, ver
     contentDigest,
     metadata,
     resources: manifest.resources.map(({ ref, sha256, filename }) => ({ ref, sha256, filename })),
-    images: manifest.images.map(({ ref, repository, tag, digest }) => ({ ref, repository, ...(tag ? { tag } : {}), digest })),
+    images: manifest.images.map(({ ref, repository, tag, digest, template }) => ({ ref, repository, ...(tag ? { tag } : {}), digest, ...(template !== undefined ? { template } : {}) })),
   };
   await writeJson(context.store, fragmentKey(coordinate, contentDigest), fragment);
   // Tags are for people; /repo names images by digest, which /v2/ serves from the blobs alone.

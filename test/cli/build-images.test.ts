@@ -45,6 +45,47 @@ describe('dcos-registry build with Docker images', () => {
   });
   after(() => source.close());
 
+  it('bundles the images a config default and a template literal name, warns about the rest, and --strict-images refuses them', async () => {
+    const work = await temporaryDirectory();
+    source.addImage('mesosphere/spark', '2.4.6', { layers: 1 });
+    source.addImage('galacticfog/gestalt-dcos', '1.5.1', { layers: 1 });
+    const file = join(work, 'spread.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        packagingVersion: '4.0', name: 'spread', version: '1.0.0', maintainer: 'ops@example.com', description: 'images outside resource', tags: ['test'],
+        config: { type: 'object', properties: { service: { type: 'object', properties: {
+          'docker-image': { type: 'string', default: 'mesosphere/spark:2.4.6' },
+          'framework-version': { type: 'string', default: '1.5.1' },
+        } } } },
+        marathon: { v2AppMustacheTemplate: Buffer.from('{"id":"a","container":{"docker":{"image":"{{service.docker-image}}"}},"labels":{"x":"{"},"apps":[{"image":"galacticfog/gestalt-dcos:{{service.framework-version}}"},{"image":"team/{{service.nowhere}}:1"}]}').toString('base64') },
+      }),
+    );
+    const run = await runBuiltCli(['build', `--build-definition-file=${file}`, `--output-directory=${work}`, ...mirrors()]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /image not bundled: marathon\.json\.mustache "image": "team\/\{\{service\.nowhere\}\}:1": .*\{\{service\.nowhere\}\} has no default/);
+    const bundleSource = await FileByteSource.open(join(work, 'spread-1.0.0.dcos'));
+    try {
+      const bundle = await Bundle.open(bundleSource);
+      await bundle.verifyContents();
+      assert.deepEqual(
+        bundle.manifest.images.map(({ ref, image, template }) => [ref, image, template ?? null]),
+        [
+          ['/config/properties/service/properties/docker-image/default', 'mesosphere/spark:2.4.6', null],
+          ['/marathon/v2AppMustacheTemplate', 'galacticfog/gestalt-dcos:1.5.1', 'galacticfog/gestalt-dcos:{{service.framework-version}}'],
+        ],
+      );
+    } finally {
+      await bundleSource.close();
+    }
+    const strict = await runBuiltCli(['build', `--build-definition-file=${file}`, `--output-directory=${join(work, 'strict')}`, '--strict-images', '--json', ...mirrors()]);
+    assert.equal(strict.code, 1);
+    const error = JSON.parse(strict.stderr.trim().split('\n').pop()!) as { type: string; message: string };
+    assert.equal(error.type, 'UnresolvedImage');
+    assert.match(error.message, /team\/\{\{service\.nowhere\}\}:1/);
+    assert.deepEqual(await readdir(work).then((names) => names.filter((name) => name.startsWith('strict'))), [], 'no bundle written');
+  });
+
   it('pulls a listed image (linux/amd64 only) and a private one into the bundle, with verified digests', async () => {
     const work = await temporaryDirectory();
     const file = await definitionWith(work, { app: PUBLIC_IMAGE, tool: PRIVATE_IMAGE, again: PUBLIC_IMAGE });

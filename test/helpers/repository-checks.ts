@@ -49,6 +49,47 @@ export function resourceUrls(entry: RepoEntry): string[] {
   return urls;
 }
 
+/**
+ * The images an app rendered from this entry names: its Marathon template rendered the way Cosmos
+ * renders Mustache with the config defaults and the entry's `resource` (sections are opened both
+ * ways, so every branch is looked at), every `"image"` field of the result; and every config
+ * default whose key's last word is `image`. Written independently of the product's own scan.
+ */
+export function renderedImages(entry: RepoEntry): string[] {
+  const defaults: Record<string, unknown> = {};
+  const configImages: string[] = [];
+  const walk = (schema: unknown, target: Record<string, unknown>): void => {
+    const properties = (schema as { properties?: Record<string, { default?: unknown; properties?: unknown }> } | undefined)?.properties ?? {};
+    for (const [key, property] of Object.entries(properties)) {
+      if (property.properties) {
+        const child: Record<string, unknown> = {};
+        target[key] = child;
+        walk(property, child);
+      } else if (property.default !== undefined) {
+        target[key] = property.default;
+        const words = key.split(/[-_.]+|(?<=[a-z0-9])(?=[A-Z])/);
+        if (words[words.length - 1]!.toLowerCase() === 'image' && typeof property.default === 'string' && property.default !== '') configImages.push(property.default);
+      }
+    }
+  };
+  walk(entry.config, defaults);
+  const context: Record<string, unknown> = { ...defaults, resource: entry.resource ?? {} };
+  const lookup = (name: string): unknown => name.split('.').reduce<unknown>((value, part) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined), context);
+  const encoded = (entry.marathon as { v2AppMustacheTemplate?: string } | undefined)?.v2AppMustacheTemplate;
+  const images = [...configImages];
+  if (encoded) {
+    const rendered = Buffer.from(encoded, 'base64')
+      .toString('utf8')
+      .replace(/\{\{[#^/][^}]*\}\}/g, '')
+      .replace(/\{\{\{?\s*([^{}\s]+)\s*\}?\}\}/g, (_text, name: string) => {
+        const value = lookup(name);
+        return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
+      });
+    for (const match of rendered.matchAll(/"image"\s*:\s*"([^"]*)"/g)) if (match[1]) images.push(match[1]);
+  }
+  return images;
+}
+
 /** Fetches a resource URL (following redirects) and checks its bytes against the sha256 it names. */
 export async function assertResourceServed(url: string): Promise<void> {
   const digest = /\/sha256(?::|%3A)([0-9a-f]{64})\//.exec(url)?.[1];

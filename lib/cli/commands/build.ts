@@ -8,6 +8,7 @@ import type { CommandRunner } from '../command-runner.ts';
 import type { CliOutput } from '../output.ts';
 import { createByteProgress } from '../progress.ts';
 import { platformChoiceOf } from '../../images/platforms.ts';
+import { describeUnresolvedImage } from '../../universe/image-locations.ts';
 
 interface BuildCommandOptions {
   buildDefinitionFile: string;
@@ -18,6 +19,7 @@ interface BuildCommandOptions {
   insecureRegistry: string[];
   dockerConfig?: string;
   platform: string[];
+  strictImages: boolean;
   retries: string;
   force: boolean;
   json: boolean;
@@ -50,6 +52,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
     .option('--insecure-registry <HOST>', 'reach this registry (or mirror) over plain HTTP (repeatable)', (value: string, hosts: string[]) => [...hosts, value], [] as string[])
     .option('--docker-config <file>', 'Docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)')
     .option('--platform <os/arch>', 'platform taken from multi-platform images: repeatable (or a comma list), or all (default linux/amd64)', (value: string, values: string[]) => [...values, value], [] as string[])
+    .option('--strict-images', 'refuse a package that may run an image which cannot be bundled', false)
     .option('--retries <n>', 'retries for transient download failures', '3')
     .option('--force', 'replace an existing bundle', false)
     .option('--json', 'print the result as one JSON document', false)
@@ -80,6 +83,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
               localSources: new Map(options.imageSource),
             },
             reporter: buildReporter(output),
+            strictImages: options.strictImages,
             signal: interrupt.signal,
           });
           output.result(`Created DC/OS Universe Package ${outcome.path}`, { name: outcome.path });
@@ -111,6 +115,9 @@ function buildReporter(output: CliOutput): BuildReporter {
     retrying(url, attempt, reason) {
       progress.stop();
       output.warn(`retrying ${url} (attempt ${attempt + 1}): ${reason}`);
+    },
+    unresolvedImage(unresolved) {
+      output.warn(`image not bundled: ${describeUnresolvedImage(unresolved)} (an app that runs it pulls from outside the registry; --strict-images refuses such a package)`);
     },
   };
 }
