@@ -17,15 +17,25 @@ describe('migrate over the Universe corpus', { skip }, () => {
   it('migrates every 4.0 and 5.0 revision (301) to a valid build definition and valid metadata', async () => {
     const modern = revisions.filter((revision) => revision.packagingVersion === '4.0' || revision.packagingVersion === '5.0');
     assert.equal(modern.length, 301);
+    const warned = new Map<string, number>();
     for (const revision of modern) {
       const { definition, fileName, warnings } = await migratePackageDirectory(revision.directory);
       assert.equal(fileName, `${revision.name}-${revision.version}.json`);
-      assert.deepEqual(warnings, [], revision.relativePath);
+      // The only warnings of a 4.0/5.0 revision: images its app may run that cannot be bundled.
+      for (const warning of warnings) assert.match(warning, /^image not bundled: config\.json \/properties\/\S+ \[.+\] .+ \(in .+config\.json\)$/, revision.relativePath);
+      if (warnings.length > 0) warned.set(revision.relativePath, warnings.length);
       assert.deepEqual(schemaErrors('build-definition', definition), [], revision.relativePath);
       assert.deepEqual(schemaErrors('metadata', definition), [], revision.relativePath);
       assert.equal(definition.packagingVersion, revision.packagingVersion);
       assert.equal('selected' in definition, false);
     }
+    // beta-data-science-engine offers 14 images besides its defaults (an enum each); jupyterlab
+    // hides one in a Spark conf string (`spark.mesos.executor.docker.image=…`).
+    assert.deepEqual(Object.fromEntries(warned), {
+      'packages/B/beta-data-science-engine/0': 14,
+      'packages/J/jupyterlab/0': 1,
+      'packages/P/portworx-jupyterlab/0': 1,
+    });
   });
 
   it('migrates every 3.0 revision as 4.0 and refuses every 2.0 revision', async () => {
