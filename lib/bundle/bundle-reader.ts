@@ -285,14 +285,20 @@ async function checkImages(
     take(document.config.digest, context);
     for (const layer of document.layers) take(layer.digest, context);
   };
-  const templateImages = new Map(
-    imageLocations(metadata)
-      .locations.filter((location) => location.kind === 'template')
-      .map((location) => [location.literal, location.image]),
-  );
+  const locations = imageLocations(metadata).locations;
+  const templateImages = new Map(locations.flatMap((location) => (location.kind === 'template' ? [[location.literal, location.image] as const] : [])));
+  // Where an image may be named at all: a manifest that points elsewhere (the description, the
+  // whole template) would have publication overwrite that with an image reference.
+  const imagePointers = new Set(locations.filter((location) => location.kind !== 'template').map((location) => location.pointer));
   for (const image of manifest.images) {
-    if (image.template !== undefined) checkTemplateImage(image, templateImages, covered);
-    else checkPointer(metadata, image.ref, image.image, covered);
+    if (image.template !== undefined) {
+      checkTemplateImage(image, templateImages, covered);
+      continue;
+    }
+    if (!imagePointers.has(image.ref)) {
+      throw new InvalidBundleError('ManifestMismatch', `manifest names an image at ${image.ref}, which is not a place metadata.json names an image (docs/bundle-format.md)`, { ref: image.ref });
+    }
+    checkPointer(metadata, image.ref, image.image, covered);
     const context = `image ${image.image}`;
     const top = await readManifestBlob(image.digest, context);
     if (top.mediaType !== image.mediaType) {

@@ -164,7 +164,8 @@ export async function publishPackage(context: RegistryContext, name: string, ver
   }
   const releaseVersion = record.value.releaseVersion ?? (await allocateReleaseVersion(context, name));
   const withRelease = await updateJson<PackageRecord>(context.store, recordKey, (current) =>
-    current && current.contentDigest === contentDigest && current.releaseVersion === null ? { ...current, releaseVersion } : undefined,
+    // Only while it is being published: a late duplicate of this job must not mark a Failed record.
+    current && current.contentDigest === contentDigest && current.status === 'Processing' && current.releaseVersion === null ? { ...current, releaseVersion } : undefined,
   );
   const metadata = await readPackageDocument<PackageMetadata>(context, packageMetadataKey(coordinate, contentDigest), legacyPackageMetadataKey(coordinate));
   const manifest = await readPackageDocument<BundleManifest>(context, packageManifestKey(coordinate, contentDigest), legacyPackageManifestKey(coordinate));

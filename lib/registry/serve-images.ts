@@ -101,7 +101,7 @@ export async function serveDistribution(context: RegistryContext, request: Distr
       case 'blob':
         return await serveBlob(context, route.name, route.digest, head, request.range);
       case 'referrers':
-        return await serveReferrers(context, route.name, request.query.artifactType);
+        return serveReferrers(request.query.artifactType);
     }
   } catch (error) {
     if (error instanceof DistributionError) return error.toReply();
@@ -128,11 +128,11 @@ async function serveManifest(context: RegistryContext, name: string, reference: 
 }
 
 /**
- * Bundles carry no signatures or SBOMs as OCI artifacts, so no manifest has referrers: the spec
- * asks for an empty index (never a 404) for a repository that exists.
+ * Bundles carry no signatures or SBOMs as OCI artifacts, so no manifest has referrers. A registry
+ * that has the API must not answer it 404, whatever the subject (a package may pin its image by
+ * digest and publish no tag, and a subject need not exist yet): an empty index, from no storage read.
  */
-async function serveReferrers(context: RegistryContext, name: string, artifactType: string | undefined): Promise<Reply> {
-  if (!(await context.store.head(tagListKey(name)))) throw nameUnknown(name);
+function serveReferrers(artifactType: string | undefined): Reply {
   const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }));
   return {
     kind: 'body',
@@ -149,7 +149,8 @@ async function serveReferrers(context: RegistryContext, name: string, artifactTy
  */
 export function parseByteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (header === undefined) return undefined;
-  const match = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
+  // 20 digits hold any byte offset there is; past 2^53 a number is inexact, but still past the end.
+  const match = /^bytes=(\d{0,20})-(\d{0,20})$/.exec(header.trim());
   if (!match) return undefined;
   const [, first, last] = match as unknown as [string, string, string];
   if (first === '' && last === '') return undefined;

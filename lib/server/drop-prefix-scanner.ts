@@ -11,7 +11,7 @@
  * An object appears in storage whole (a PUT or a completed multipart upload), so unlike files in
  * the drop folder there is no copy in progress to wait out.
  */
-import type { ObjectStore } from '../ports/object-store.ts';
+import { invalidKeyReason, type ObjectStore } from '../ports/object-store.ts';
 import { DROP_PREFIX } from '../registry/layout.ts';
 import type { Logger } from '../support/logger.ts';
 
@@ -21,6 +21,8 @@ const MAX_PER_SCAN = 100;
 export class DropPrefixScanner {
   private timer: NodeJS.Timeout | undefined;
   private scanning = false;
+  /** Names already reported as unusable: said once per process, not on every scan. */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -49,6 +51,16 @@ export class DropPrefixScanner {
         const page = await this.store.list(DROP_PREFIX, token ? { token } : {});
         for (const object of page.objects) {
           if (!object.key.endsWith('.dcos') || taken.length >= MAX_PER_SCAN) continue;
+          // A name outside the registry's key alphabet cannot be read through it (nor taken away):
+          // said once, and never counted against the bundles a scan takes.
+          const unusable = invalidKeyReason(object.key);
+          if (unusable) {
+            if (!this.reported.has(object.key)) {
+              this.reported.add(object.key);
+              this.log.warn('a bundle under the drop prefix has a name the registry cannot use: rename it (letters, digits, space and ._:=@+,()~-)', { key: object.key, reason: unusable });
+            }
+            continue;
+          }
           taken.push(object.key);
           this.ingest(object.key);
         }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readCatalogPage, noteInCatalog, MAX_PAGE_ROWS } from '../../lib/registry/catalog/package-catalog.ts';
+import { readCatalogPage, noteInCatalog, MAX_PAGE_ROWS, serialiseCatalog } from '../../lib/registry/catalog/package-catalog.ts';
 import { reconcile } from '../../lib/registry/maintenance/reconciler.ts';
 import { requestRemoval } from '../../lib/registry/packages.ts';
 import { removePackage } from '../../lib/registry/publisher.ts';
@@ -18,7 +18,7 @@ import { RegistryError } from '../../lib/domain/errors.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
 import { Gate } from '../helpers/faults/faulty-store.ts';
 import { FsObjectStore } from '../../lib/adapters/object-store/fs-object-store.ts';
-import { ObjectStoreError } from '../../lib/ports/object-store.ts';
+import { ObjectStoreError, readAllBytes } from '../../lib/ports/object-store.ts';
 
 const row = (page: { packages: readonly PackageDescription[] }, name: string, version = '1.0.0'): PackageDescription | undefined =>
   page.packages.find((entry) => entry.name === name && entry.version === version);
@@ -156,6 +156,16 @@ describe('the package catalog', () => {
     assert.equal(row(await readCatalogPage(harness.context), 'elsewhere')?.status, 'Processing', 'the other process\'s note is seen here');
     await harness.drain();
     assert.equal(row(await readCatalogPage(other), 'elsewhere')?.status, 'Added', 'and this one\'s there');
+  });
+
+  it('stores exactly the JSON of its rows, each row serialised once and kept', async () => {
+    const rows = (await readCatalogPage(harness.context)).packages;
+    assert.ok(rows.length > 3);
+    assert.deepEqual(serialiseCatalog(rows), Buffer.from(JSON.stringify({ formatVersion: 1, packages: rows })));
+    const fewer = rows.slice(1).reverse();
+    assert.deepEqual(serialiseCatalog(fewer), Buffer.from(JSON.stringify({ formatVersion: 1, packages: fewer })));
+    const stored = await readAllBytes((await harness.inner.get(PACKAGE_CATALOG_KEY)).body);
+    assert.deepEqual(JSON.parse(stored.toString('utf8')), { formatVersion: 1, packages: rows });
   });
 
   it('refuses a malformed cursor or limit with a typed error, changing nothing', async () => {

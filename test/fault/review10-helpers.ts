@@ -110,3 +110,29 @@ export async function v2(context: RegistryContext, path: string, options: { meth
   if (reply.kind !== 'body') return { status: reply.kind === 'redirect' ? 307 : 0, headers: {} as Record<string, string>, body: Buffer.alloc(0), reply };
   return { status: reply.status, headers: reply.headers as Record<string, string>, body: reply.body, reply };
 }
+
+/**
+ * A bundle of `metadata` holding the one single-platform image `image` (its manifest, config and
+ * layer); `images` says what manifest.json claims about it (given the manifest's digest and size).
+ */
+export async function bundleWithImage(metadata: PackageMetadata, image: PlatformImage, images: (digest: string, size: number) => ManifestImage[]): Promise<Buffer> {
+  const directory = await mkdtemp(join(tmpdir(), 'r10-img-'));
+  const path = join(directory, 'b.dcos');
+  const writer = await BundleWriter.create(path, { overwrite: true });
+  for (const blob of [image.manifest, image.config, image.layer]) {
+    const upload = await writer.beginImageBlob();
+    await upload.write(blob);
+    await upload.complete();
+  }
+  const manifest: BundleManifest = {
+    formatVersion: 1,
+    builtBy: 'tests',
+    package: { name: metadata.name, version: metadata.version },
+    resources: [],
+    images: images(image.manifestDigest, image.manifest.length),
+  };
+  await writer.finish(metadata, manifest);
+  const bytes = await readFile(path);
+  await rm(directory, { recursive: true, force: true });
+  return bytes;
+}

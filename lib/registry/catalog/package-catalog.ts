@@ -1,7 +1,8 @@
 /**
  * The package catalog: one object that `GET /v1/packages` and `list` read a page of, instead of
  * one record per package version. It is a projection of the package records (what `describe`
- * answers for each one not Removed), never a second truth:
+ * answers for each one not Removed, its release version once published: catalogRowOf), never a
+ * second truth:
  *
  *  - after every change of a record, `noteInCatalog` writes that record's row again, by
  *    compare-and-swap, reading the catalog BEFORE the record. Whichever note commits last read
@@ -14,7 +15,7 @@
  *  - a registry that has no catalog yet (a fresh one, or one upgraded from before it existed)
  *    derives it from the records at the first read.
  *
- * Rows are kept in the order `list` shows them: by name, newest release first, then version.
+ * Rows are kept in the order `list` shows them: by name, newest upload first, then version.
  */
 import { encodeCoordinate } from '../../universe/coordinate.ts';
 import type { RegistryContext } from '../context.ts';
@@ -40,22 +41,38 @@ interface Catalog {
 export const MAX_PAGE_ROWS = 1000;
 const NOTE_ATTEMPTS = 20;
 
-type SortKey = readonly [name: string, releaseVersion: number, version: string];
+/**
+ * By name, the newest upload first, then version: fields a row keeps from its staging to its
+ * removal, so a row never moves while a client pages (publication, which gives it a release
+ * version, must not carry it from after a cursor to before it: review10-catalog-paging.test.ts).
+ * A version removed and added again is a new row, the newest of its name.
+ */
+type SortKey = readonly [name: string, addedAt: string, version: string];
 
-const sortKeyOf = (row: PackageDescription): SortKey => [row.name, row.releaseVersion ?? 0, row.version];
+const sortKeyOf = (row: PackageDescription): SortKey => [row.name, row.addedAt, row.version];
 
-/** Code-unit order (names are lower-case ASCII), so every deployment pages alike. */
+/** Code-unit order (names are lower-case ASCII, addedAt ISO 8601), so every deployment pages alike. */
 function compareKeys(a: SortKey, b: SortKey): number {
   if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  if (a[1] !== b[1]) return b[1] - a[1];
+  if (a[1] !== b[1]) return a[1] > b[1] ? -1 : 1;
   return a[2] === b[2] ? 0 : a[2] < b[2] ? -1 : 1;
 }
 
 export const compareRows = (a: PackageDescription, b: PackageDescription): number => compareKeys(sortKeyOf(a), sortKeyOf(b));
 
+/**
+ * A record's row: what `describe` answers, but for the release version, shown once the version is
+ * published (Added, or Removing). A publish writes it into the record before the index commit, to
+ * reuse it when retried; noting that write too would cost every publish a second catalog write.
+ */
+export function catalogRowOf(record: PackageRecord): PackageDescription {
+  const description = describePackage(record);
+  return record.status === 'Added' || record.status === 'Removing' ? description : { ...description, releaseVersion: null };
+}
+
 /** What the catalog must hold for these records. */
 export function catalogRowsOf(records: readonly PackageRecord[]): PackageDescription[] {
-  return records.filter((record) => record.status !== 'Removed').map(describePackage).sort(compareRows);
+  return records.filter((record) => record.status !== 'Removed').map(catalogRowOf).sort(compareRows);
 }
 
 /**
@@ -81,21 +98,28 @@ async function readCatalog(store: ObjectStore): Promise<Catalog> {
  * Each row's JSON, kept with the row: a note changes one row and writes them all, and serialising
  * ten thousand unchanged rows again cost more than the rest of the note.
  */
-const rowJson = new WeakMap<PackageDescription, string>();
+const rowJson = new WeakMap<PackageDescription, Buffer>();
+const CATALOG_OPEN = Buffer.from('{"formatVersion":1,"packages":[');
+const CATALOG_COMMA = Buffer.from(',');
+const CATALOG_CLOSE = Buffer.from(']}');
 
-function serialise(rows: readonly PackageDescription[]): Buffer {
-  const parts = rows.map((row) => {
+/** The bytes of `JSON.stringify({ formatVersion: 1, packages: rows })`, from each row's kept JSON. */
+export function serialiseCatalog(rows: readonly PackageDescription[]): Buffer {
+  const parts: Buffer[] = [CATALOG_OPEN];
+  rows.forEach((row, index) => {
     let json = rowJson.get(row);
-    if (json === undefined) rowJson.set(row, (json = JSON.stringify(row)));
-    return json;
+    if (json === undefined) rowJson.set(row, (json = Buffer.from(JSON.stringify(row))));
+    if (index > 0) parts.push(CATALOG_COMMA);
+    parts.push(json);
   });
-  return Buffer.from(`{"formatVersion":1,"packages":[${parts.join(',')}]}`);
+  parts.push(CATALOG_CLOSE);
+  return Buffer.concat(parts);
 }
 
 /** Writes the rows by compare-and-swap on `expected`; false when another writer got in first. */
 async function writeCatalog(store: ObjectStore, rows: readonly PackageDescription[], expected: string | undefined): Promise<boolean> {
   try {
-    const { etag } = await store.put(PACKAGE_CATALOG_KEY, serialise(rows), {
+    const { etag } = await store.put(PACKAGE_CATALOG_KEY, serialiseCatalog(rows), {
       contentType: 'application/json',
       ...(expected === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: expected }),
     });
@@ -143,7 +167,7 @@ export async function noteInCatalog(context: RegistryContext, name: string, vers
         continue;
       }
       const record = (await readJson<PackageRecord>(context.store, recordKey))?.value;
-      const row = record && record.status !== 'Removed' ? describePackage(record) : undefined;
+      const row = record && record.status !== 'Removed' ? catalogRowOf(record) : undefined;
       const stored = catalog.rows.find((existing) => existing.name === name && existing.version === version);
       if (sameRow(stored, row)) return;
       if (await writeCatalog(context.store, withRow(catalog.rows, name, version, row), catalog.etag)) return;
@@ -208,8 +232,10 @@ function decodeCursor(cursor: string): SortKey {
   } catch {
     throw refused();
   }
-  if (!Array.isArray(value) || value.length !== 3 || typeof value[0] !== 'string' || typeof value[1] !== 'number' || !Number.isFinite(value[1]) || typeof value[2] !== 'string') throw refused();
-  return [value[0], value[1], value[2]];
+  if (!Array.isArray(value) || value.length !== 3) throw refused();
+  const [name, addedAt, version] = value as unknown[];
+  if (typeof name !== 'string' || typeof addedAt !== 'string' || typeof version !== 'string') throw refused();
+  return [name, addedAt, version];
 }
 
 /** Reads one page of the catalog: one read of one object (deriving it first when none is stored). */

@@ -26,7 +26,7 @@ import { readJson } from '../json-objects.ts';
 import { INDEX_KEY, indexTableKey, indexViewKey, mediaObjectKey } from '../layout.ts';
 import { entryPieceOf } from './entry-pieces.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
-import { compareRows, decodeTable, encodeTable, MAX_DCOS_THRESHOLDS, type IndexRow, type StoredTable } from './index-table.ts';
+import { compareRows, decodeTable, MAX_DCOS_THRESHOLDS, serialiseTable, type IndexRow, type StoredTable } from './index-table.ts';
 import { buildRepositoryObject, COMMA, parseDescription, slicesOf, viewTail, type BuiltObject, type EntryPiece, type ViewClass } from './repository-object.ts';
 
 /** Object metadata of the index objects, so health and maintenance can answer from a HEAD. */
@@ -300,14 +300,14 @@ async function commitOnce(
   }
   const generation = (current?.generation ?? 0) + 1;
   await turn();
-  const table = Buffer.from(JSON.stringify(encodeTable(pieces.map((piece) => piece.row))));
+  const table = serialiseTable(pieces.map((piece) => piece.row));
   const digest = createHash('sha256').update(table).digest('hex');
   const reused = await putTable(store, indexTableKey(digest), table);
   const objects: BuiltObject[] = [];
   for (const media of ['v5', 'v4', 'v3'] as const) {
     // Each layout is a pass over every row: one per turn of the event loop.
     await turn();
-    objects.push(buildRepositoryObject(pieces, media, generation, digest));
+    objects.push(await buildRepositoryObject(pieces, media, generation, digest));
   }
   if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove, reused);
   const built = objects[0]!;
@@ -437,7 +437,8 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
   try {
     const table = current.metadata[INDEX_METADATA.table] ?? '';
     if (missingViews) {
-      const all = (['v5', 'v4', 'v3'] as const).map((media) => buildRepositoryObject(current.pieces, media, current.generation, table));
+      const all = [];
+      for (const media of ['v5', 'v4', 'v3'] as const) all.push(await buildRepositoryObject(current.pieces, media, current.generation, table));
       await materializeViews(store, all, table, hosts.materializeViewsAbove!);
     }
     await deriveBehind(store, written, current, behind);
@@ -450,7 +451,8 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
 async function deriveBehind(store: ObjectStore, hosts: IndexHosts, current: CurrentIndex, behind: readonly RepoVersion[]): Promise<void> {
   if (behind.length === 0) return;
   const table = current.metadata[INDEX_METADATA.table] ?? '';
-  const objects = behind.map((media) => buildRepositoryObject(current.pieces, media, current.generation, table));
+  const objects = [];
+  for (const media of behind) objects.push(await buildRepositoryObject(current.pieces, media, current.generation, table));
   if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, table, hosts.materializeViewsAbove);
   await deriveMediaObjects(store, hosts, objects);
 }

@@ -16,7 +16,7 @@ import { combineCrc32, crcShiftFor } from '../../../../lib/registry/index-store/
 import { entryPieceOf } from '../../../../lib/registry/index-store/entry-pieces.ts';
 import { openRepositoryView } from '../../../../lib/registry/index-store/index-reader.ts';
 import { commitIndexChange, INDEX_METADATA, readCurrentIndex, readPublishedDocument } from '../../../../lib/registry/index-store/index-writer.ts';
-import { sameCoordinate } from '../../../../lib/registry/index-store/index-table.ts';
+import { encodeTable, sameCoordinate, serialiseTable } from '../../../../lib/registry/index-store/index-table.ts';
 import { indexTableKey, mediaObjectKey } from '../../../../lib/registry/layout.ts';
 import type { JsonObject } from '../../../../lib/universe/package-model.ts';
 import { temporaryDirectory } from '../../../helpers/temp-dir.ts';
@@ -121,6 +121,18 @@ describe('the assembled index', () => {
       }
     });
   }
+
+  it('serialises the table from each row\'s kept JSON to exactly the JSON of the whole table', async () => {
+    const next = random(9);
+    const pieces = [];
+    for (let index = 0; index < 50; index++) pieces.push(await entryPieceOf(entryOf(next, `table-${index}`, `1.${index}.0`, index + 1)));
+    const rows = pieces.map((piece) => piece.row);
+    assert.deepEqual(serialiseTable(rows), Buffer.from(JSON.stringify(encodeTable(rows))));
+    // Again, from the kept JSON, in another order and with one row left out.
+    const changed = [...rows.slice(1)].reverse();
+    assert.deepEqual(serialiseTable(changed), Buffer.from(JSON.stringify(encodeTable(changed))));
+    assert.deepEqual(serialiseTable([]), Buffer.from(JSON.stringify(encodeTable([]))));
+  });
 
   it('reuses what a writer committed only while the stored object is still that commit', async () => {
     const directory = await temporaryDirectory();
