@@ -293,12 +293,11 @@ async function checkImages(
   for (const image of manifest.images) {
     if (image.template !== undefined) {
       checkTemplateImage(image, templateImages, covered);
-      continue;
-    }
-    if (!imagePointers.has(image.ref)) {
+    } else if (!imagePointers.has(image.ref)) {
       throw new InvalidBundleError('ManifestMismatch', `manifest names an image at ${image.ref}, which is not a place metadata.json names an image (docs/bundle-format.md)`, { ref: image.ref });
+    } else {
+      checkPointer(metadata, image.ref, image.image, covered);
     }
-    checkPointer(metadata, image.ref, image.image, covered);
     const context = `image ${image.image}`;
     const top = await readManifestBlob(image.digest, context);
     if (top.mediaType !== image.mediaType) {
