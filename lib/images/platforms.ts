@@ -82,6 +82,8 @@ export interface ReducedIndex {
   readonly digest: string;
   /** The platforms the source named that are not stored. */
   readonly omitted: readonly string[];
+  /** The same, with the digest of each left-out manifest. */
+  readonly omittedChildren: readonly { readonly digest: string; readonly platform: string }[];
   readonly kept: readonly string[];
 }
 
@@ -94,7 +96,7 @@ export function reduceIndex(source: Buffer, isStored: (digest: string) => boolea
   const document = JSON.parse(source.toString('utf8')) as ManifestList & Record<string, unknown>;
   const kept = document.manifests.filter((child) => isStored(child.digest));
   if (kept.length === document.manifests.length) return undefined;
-  const omitted = document.manifests.filter((child) => !isStored(child.digest)).map((child) => formatPlatform(child.platform));
+  const omittedChildren = document.manifests.filter((child) => !isStored(child.digest)).map((child) => ({ digest: child.digest, platform: formatPlatform(child.platform) }));
   const bytes = Buffer.from(JSON.stringify({ ...document, manifests: kept }));
-  return { bytes, digest: sha256Digest(bytes), omitted, kept: kept.map((child) => formatPlatform(child.platform)) };
+  return { bytes, digest: sha256Digest(bytes), omitted: omittedChildren.map((child) => child.platform), omittedChildren, kept: kept.map((child) => formatPlatform(child.platform)) };
 }

@@ -32,6 +32,7 @@ import {
   packageManifestKey,
   packageMetadataKey,
   packageRecordKey,
+  omittedManifestKey,
   resourceKey,
   tagOwnerKey,
   uploadIdForBundleKey,
@@ -45,7 +46,7 @@ import { openStoredObject } from './store-byte-source.ts';
 import { releaseIngestLease, runningGcRuns, waitForGcRuns, writeIngestLease, type IngestLease } from './maintenance/leases.ts';
 import { heartbeatMs, staleAfterMs } from './maintenance/timing.ts';
 import { noteInCatalog } from './catalog/package-catalog.ts';
-import { servedImages } from './served-images.ts';
+import { servedImages, type OmittedManifest } from './served-images.ts';
 
 export type IngestOutcome =
   | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean; readonly contentDigest?: string }
@@ -358,6 +359,7 @@ async function stagePackage(
   const alive = (): void => heartbeat.beat();
   for (const digest of resources) await copyContent(context, bundle, 'resource', digest, alive);
   for (const digest of imageBlobs) await copyImageBlob(digest);
+  for (const [digest, omitted] of served.omitted) await noteOmittedManifest(context, digest, omitted);
   const writeDocuments = async (): Promise<void> => {
     await context.store.put(packageMetadataKey(coordinate, contentDigest), metadataBytes, { contentType: 'application/json' });
     await context.store.put(packageManifestKey(coordinate, contentDigest), manifestBytes, { contentType: 'application/json' });
@@ -478,6 +480,20 @@ async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'reso
     // Written meanwhile by another ingest, if the store says so: a refused create proves nothing
     // by itself.
     if (!(await context.store.head(key))) throw new ObjectStoreError(context.store.name, `create-only write of ${key} was refused, yet nothing is stored there`);
+  }
+}
+
+/**
+ * Says what a manifest left out of a reduced index is, so a client that asks for it by digest is
+ * told which platform the bundle was built without. Only an explanation, never served: written
+ * once, kept (a few hundred bytes per platform ever left out), stale ones harmless since a stored
+ * manifest is found first.
+ */
+async function noteOmittedManifest(context: RegistryContext, digest: string, omitted: OmittedManifest): Promise<void> {
+  try {
+    await context.store.put(omittedManifestKey(digest), Buffer.from(JSON.stringify(omitted)), { contentType: 'application/json', ifNoneMatch: '*' });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
   }
 }
 

@@ -72,6 +72,8 @@ export const tagKey = (repository: string, tag: string): string => `docker/repos
 export const tagListKey = (repository: string): string => `docker/repositories/${repository}/_tags.json`;
 export const DOCKER_REPOSITORIES_PREFIX = 'docker/repositories/';
 export const CATALOG_KEY = 'docker/catalog.json';
+/** What a manifest some bundle was built without is (served-images.ts): only read to explain a 404. */
+export const omittedManifestKey = (hex: string): string => `docker/omitted/sha256/${hex}.json`;
 /** The package catalog `list` pages through (catalog/package-catalog.ts). */
 export const PACKAGE_CATALOG_KEY = 'catalog/packages.json';
 export const TAG_OWNERS_PREFIX = 'refs/tags/';

@@ -10,7 +10,8 @@ import { discardBody, ObjectNotFoundError, readAllBytes, type StoredObject } fro
 import type { RegistryContext } from './context.ts';
 import type { Catalog, TagList } from './image-tags.ts';
 import { readJson } from './json-objects.ts';
-import { CATALOG_KEY, imageBlobKey, tagKey, tagListKey } from './layout.ts';
+import { CATALOG_KEY, imageBlobKey, omittedManifestKey, tagKey, tagListKey } from './layout.ts';
+import type { OmittedManifest } from './served-images.ts';
 import type { Reply } from './serve.ts';
 
 export const API_VERSION_HEADER = { 'docker-distribution-api-version': 'registry/2.0' };
@@ -114,6 +115,13 @@ async function serveManifest(context: RegistryContext, name: string, reference: 
   const object = await getOrUndefined(context, byDigest ? imageBlobKey(byDigest[1]!) : tagKey(name, reference));
   if (!object || !ALL_MANIFESTS.includes(object.contentType ?? '')) {
     if (object) discardBody(object.body);
+    if (byDigest) {
+      // A platform some bundle was built without: say which (only on this error path).
+      const omitted = (await readJson<OmittedManifest>(context.store, omittedManifestKey(byDigest[1]!)))?.value;
+      if (omitted) {
+        throw new DistributionError(404, 'MANIFEST_UNKNOWN', `manifest unknown: ${reference} is the ${omitted.platform} image of ${omitted.image}, which no package here was built with (build it with --platform ${omitted.platform} or --platform all)`, { Digest: reference, Platform: omitted.platform });
+      }
+    }
     // Tell an unknown repository from an unknown tag (only on this error path: a second read).
     if (!(await context.store.head(tagListKey(name)))) throw nameUnknown(name);
     throw new DistributionError(404, 'MANIFEST_UNKNOWN', 'manifest unknown', byDigest ? { Digest: reference } : { Tag: reference });

@@ -18,6 +18,14 @@ export interface ServedImages {
   readonly reduced: ReadonlyMap<string, { readonly bytes: Buffer; readonly mediaType: string }>;
   /** Source indexes a reduced one stands for (sha256 hex): not stored, so never served by digest either. */
   readonly replaced: ReadonlySet<string>;
+  /** Manifests left out of a reduced index (sha256 hex → platform, image): for the error a pull of one gets. */
+  readonly omitted: ReadonlyMap<string, OmittedManifest>;
+}
+
+/** What a pull of a manifest the bundle was built without is told (serve-images.ts). */
+export interface OmittedManifest {
+  readonly platform: string;
+  readonly image: string;
 }
 
 const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
@@ -25,6 +33,7 @@ const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
 export async function servedImages(bundle: Bundle): Promise<ServedImages> {
   const reduced = new Map<string, { bytes: Buffer; mediaType: string }>();
   const replaced = new Set<string>();
+  const omitted = new Map<string, OmittedManifest>();
   const byTop = new Map<string, { digest: string; size: number }>();
   const images: ManifestImage[] = [];
   for (const image of bundle.manifest.images) {
@@ -41,10 +50,11 @@ export async function servedImages(bundle: Bundle): Promise<ServedImages> {
       if (index) {
         reduced.set(hexOf(index.digest), { bytes: index.bytes, mediaType: image.mediaType });
         replaced.add(hexOf(image.digest));
+        for (const child of index.omittedChildren) omitted.set(hexOf(child.digest), { platform: child.platform, image: image.image });
       }
       byTop.set(image.digest, served);
     }
     images.push({ ...image, digest: served.digest, size: served.size });
   }
-  return { images, reduced, replaced };
+  return { images, reduced, replaced, omitted };
 }

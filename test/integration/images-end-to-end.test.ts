@@ -198,6 +198,15 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     assert.match(refused.stderr, /linux\/s390x.*offers.*linux\/arm64.*linux\/amd64|linux\/s390x.*offers/);
     assert.equal((await cli(['remove', '--package-name=with-all-platforms', '--package-version=1.0.0'])).code, 0);
     await registry.settled();
+    // Gone with it, the arm64 image: asked for by digest, the registry says which platform the
+    // remaining package was built without.
+    const arm64 = raw.manifests.find((child) => child.platform.architecture === 'arm64')!.digest;
+    const missing = await fetch(`${registry.url}/v2/mesosphere/app/manifests/${arm64}`);
+    assert.equal(missing.status, 404);
+    const error = ((await missing.json()) as { errors: { code: string; message: string; detail: { Platform?: string } }[] }).errors[0]!;
+    assert.equal(error.code, 'MANIFEST_UNKNOWN');
+    assert.equal(error.detail.Platform, 'linux/arm64');
+    assert.match(error.message, /linux\/arm64 image of mesosphere\/app:1\.0.*--platform linux\/arm64/);
   });
 
   it('takes images from a docker save archive and from an OCI layout, and serves them the same', async () => {
