@@ -25,6 +25,7 @@ import { readAllRecords, type StoredRecord } from '../maintenance/live-set.ts';
 import { describePackage, type PackageDescription, type PackageRecord } from '../records.ts';
 import { InvalidRequestError } from '../registry-errors.ts';
 import { PreconditionFailedError, type ObjectStore } from '../../ports/object-store.ts';
+import { KeptJsonArray } from '../../support/kept-json.ts';
 
 interface StoredCatalog {
   readonly formatVersion: 1;
@@ -94,26 +95,11 @@ async function readCatalog(store: ObjectStore): Promise<Catalog> {
   return catalog;
 }
 
-/**
- * Each row's JSON, kept with the row: a note changes one row and writes them all, and serialising
- * ten thousand unchanged rows again cost more than the rest of the note.
- */
-const rowJson = new WeakMap<PackageDescription, Buffer>();
-const CATALOG_OPEN = Buffer.from('{"formatVersion":1,"packages":[');
-const CATALOG_COMMA = Buffer.from(',');
-const CATALOG_CLOSE = Buffer.from(']}');
+const catalogDocument = new KeptJsonArray<PackageDescription>('{"formatVersion":1,"packages":[', (row) => row);
 
-/** The bytes of `JSON.stringify({ formatVersion: 1, packages: rows })`, from each row's kept JSON. */
+/** The bytes of `JSON.stringify({ formatVersion: 1, packages: rows })`, each row serialised once and kept (support/kept-json.ts). */
 export function serialiseCatalog(rows: readonly PackageDescription[]): Buffer {
-  const parts: Buffer[] = [CATALOG_OPEN];
-  rows.forEach((row, index) => {
-    let json = rowJson.get(row);
-    if (json === undefined) rowJson.set(row, (json = Buffer.from(JSON.stringify(row))));
-    if (index > 0) parts.push(CATALOG_COMMA);
-    parts.push(json);
-  });
-  parts.push(CATALOG_CLOSE);
-  return Buffer.concat(parts);
+  return catalogDocument.serialise(rows);
 }
 
 /** Writes the rows by compare-and-swap on `expected`; false when another writer got in first. */

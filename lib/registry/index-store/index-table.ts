@@ -9,6 +9,7 @@
  * v4 and v3 objects subsequences of the v5 one, so no view needs bytes of its own.
  */
 import { compareVersionParts, type RepoVersion } from '../index-document.ts';
+import { KeptJsonArray } from '../../support/kept-json.ts';
 
 export interface IndexRow {
   readonly name: string;
@@ -82,26 +83,11 @@ export function encodeTable(rows: readonly IndexRow[]): StoredTable {
   return { format: 1, rows: rows.map(storedRow) };
 }
 
-/**
- * Each row's JSON, kept with the row object: a commit keeps all rows but one, and serialising ten
- * thousand of them again held the event loop for tens of milliseconds.
- */
-const rowBytes = new WeakMap<IndexRow, Buffer>();
-const TABLE_OPEN = Buffer.from('{"format":1,"rows":[');
-const TABLE_COMMA = Buffer.from(',');
-const TABLE_CLOSE = Buffer.from(']}');
+const tableDocument = new KeptJsonArray<IndexRow>('{"format":1,"rows":[', storedRow);
 
-/** The bytes of `JSON.stringify(encodeTable(rows))`, from each row's kept JSON. */
+/** The bytes of `JSON.stringify(encodeTable(rows))`, each row serialised once and kept (support/kept-json.ts). */
 export function serialiseTable(rows: readonly IndexRow[]): Buffer {
-  const parts: Buffer[] = [TABLE_OPEN];
-  rows.forEach((row, index) => {
-    let bytes = rowBytes.get(row);
-    if (bytes === undefined) rowBytes.set(row, (bytes = Buffer.from(JSON.stringify(storedRow(row)))));
-    if (index > 0) parts.push(TABLE_COMMA);
-    parts.push(bytes);
-  });
-  parts.push(TABLE_CLOSE);
-  return Buffer.concat(parts);
+  return tableDocument.serialise(rows);
 }
 
 export function decodeTable(stored: StoredTable): IndexRow[] {
