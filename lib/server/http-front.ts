@@ -12,6 +12,7 @@ import type { Logger } from '../support/logger.ts';
 import { lambdaContext, toApiGatewayEvent, writeApiGatewayResult } from './api-gateway-bridge.ts';
 import { STORE_PATH_PREFIX } from './signed-urls.ts';
 import { sendBody } from './send-body.ts';
+import { parseByteRange } from '../http/byte-range.ts';
 
 
 type StoreRequestHandler = (request: IncomingMessage, response: ServerResponse, url: URL, method: string) => Promise<void>;
@@ -71,7 +72,12 @@ export async function streamStoredObject(
     response.end('Not found\n');
     return;
   }
-  const range = parseRange(request.headers.range, info.size);
+  const range = parseByteRange(request.headers.range, info.size);
+  if (range === 'unsatisfiable') {
+    response.writeHead(416, { 'content-range': `bytes */${info.size}`, 'accept-ranges': 'bytes' });
+    response.end();
+    return;
+  }
   const headers: Record<string, string | number> = {
     'content-type': contentType ?? info.contentType ?? 'application/octet-stream',
     'content-length': range ? range.end - range.start + 1 : info.size,
@@ -100,14 +106,3 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header ?? '');
-  if (!match || size === 0) return undefined;
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    return suffix > 0 ? { start: Math.max(0, size - suffix), end: size - 1 } : undefined;
-  }
-  const start = Number(match[1]);
-  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-  return start <= end ? { start, end } : undefined;
-}

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { PackagingError } from '../../../lib/domain/errors.ts';
 import { sha256Digest, type ManifestList } from '../../../lib/images/media-types.ts';
 import { chooseChildren, platformChoiceOf, reduceIndex } from '../../../lib/images/platforms.ts';
-import { parseByteRange } from '../../../lib/registry/serve-images.ts';
+import { parseByteRange } from '../../../lib/http/byte-range.ts';
 
 const digest = (seed: string): string => sha256Digest(Buffer.from(seed));
 const LIST: ManifestList & { annotations: Record<string, string> } = {
