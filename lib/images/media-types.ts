@@ -5,6 +5,9 @@ import { createHash } from 'node:crypto';
 export function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
+/** The hex of a `sha256:<hex>` digest, as content is stored under it. */
+export const digestHex = (digest: string): string => digest.replace(/^sha256:/, '');
+
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

@@ -80,11 +80,8 @@ export function chooseChildren(list: ManifestList, choice: PlatformChoice, descr
 export interface ReducedIndex {
   readonly bytes: Buffer;
   readonly digest: string;
-  /** The platforms the source named that are not stored. */
-  readonly omitted: readonly string[];
-  /** The same, with the digest of each left-out manifest. */
-  readonly omittedChildren: readonly { readonly digest: string; readonly platform: string }[];
-  readonly kept: readonly string[];
+  /** The manifests the source named that are not stored, with their platforms. */
+  readonly omitted: readonly { readonly digest: string; readonly platform: string }[];
 }
 
 /**
@@ -96,7 +93,7 @@ export function reduceIndex(source: Buffer, isStored: (digest: string) => boolea
   const document = JSON.parse(source.toString('utf8')) as ManifestList & Record<string, unknown>;
   const kept = document.manifests.filter((child) => isStored(child.digest));
   if (kept.length === document.manifests.length) return undefined;
-  const omittedChildren = document.manifests.filter((child) => !isStored(child.digest)).map((child) => ({ digest: child.digest, platform: formatPlatform(child.platform) }));
+  const omitted = document.manifests.filter((child) => !isStored(child.digest)).map((child) => ({ digest: child.digest, platform: formatPlatform(child.platform) }));
   const bytes = Buffer.from(JSON.stringify({ ...document, manifests: kept }));
-  return { bytes, digest: sha256Digest(bytes), omitted: omittedChildren.map((child) => child.platform), omittedChildren, kept: kept.map((child) => formatPlatform(child.platform)) };
+  return { bytes, digest: sha256Digest(bytes), omitted };
 }

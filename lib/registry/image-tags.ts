@@ -13,6 +13,7 @@
  * `fsck --repair` does, so what is wrong heals within a collection interval
  * (test/fault/adversarial-tags.test.ts).
  */
+import { digestHex } from '../images/media-types.ts';
 import { ObjectNotFoundError, PreconditionFailedError, readAllBytes } from '../ports/object-store.ts';
 import type { RegistryContext } from './context.ts';
 import { listAllKeys, readJson, updateJson, writeJson } from './json-objects.ts';
@@ -37,8 +38,6 @@ export interface TagOwner {
   readonly digest: string;
   readonly mediaType: string;
 }
-
-const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
 
 /** What the owner marker of a package's image says. */
 export function tagOwnerOf(coordinate: string, record: PackageRecord, image: PublishedImage, releaseVersion: number): TagOwner {
@@ -87,7 +86,7 @@ export async function liveTagOwners(context: RegistryContext, repository: string
 /** Live owners whose manifest is stored, latest first: one whose manifest is gone (a damaged package, fsck reports it) names no tag. */
 async function servableOwners(context: RegistryContext, repository: string, tag: string): Promise<TagOwner[]> {
   const owners: TagOwner[] = [];
-  for (const owner of await liveTagOwners(context, repository, tag)) if (await context.store.head(imageBlobKey(hexOf(owner.digest)))) owners.push(owner);
+  for (const owner of await liveTagOwners(context, repository, tag)) if (await context.store.head(imageBlobKey(digestHex(owner.digest)))) owners.push(owner);
   return owners;
 }
 
@@ -111,7 +110,7 @@ export async function deriveTag(context: RegistryContext, repository: string, ta
     if (current?.metadata.digest !== latest.digest) {
       let manifest: Buffer;
       try {
-        manifest = await readAllBytes((await context.store.get(imageBlobKey(hexOf(latest.digest)))).body);
+        manifest = await readAllBytes((await context.store.get(imageBlobKey(digestHex(latest.digest)))).body);
       } catch (error) {
         // Deleted since servableOwners looked: derive again without it.
         if (!(error instanceof ObjectNotFoundError)) throw error;

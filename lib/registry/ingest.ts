@@ -473,8 +473,13 @@ async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'reso
     kind === 'resource'
       ? bundle.manifest.resources.find((resource) => resource.sha256 === digest)!.contentType
       : (bundle.manifestTypes.get(digest) ?? 'application/octet-stream');
+  await createContent(context, key, checked(), { contentType, contentLength: content.size });
+}
+
+/** Stores content at its address unless it is there: another ingest may write the same bytes at once. */
+async function createContent(context: RegistryContext, key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options: { contentType: string; contentLength?: number }): Promise<void> {
   try {
-    await context.store.put(key, checked(), { contentType, contentLength: content.size, ifNoneMatch: '*' });
+    await context.store.put(key, body, { ...options, ifNoneMatch: '*' });
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     // Written meanwhile by another ingest, if the store says so: a refused create proves nothing
@@ -500,12 +505,7 @@ async function noteOmittedManifest(context: RegistryContext, digest: string, omi
 /** A blob made at ingest (a reduced index), stored at its content address like a copied one. */
 async function putMadeBlob(context: RegistryContext, digest: string, bytes: Buffer, contentType: string): Promise<void> {
   if ((await context.store.head(imageBlobKey(digest)))?.size === bytes.length) return;
-  try {
-    await context.store.put(imageBlobKey(digest), bytes, { contentType, ifNoneMatch: '*' });
-  } catch (error) {
-    if (!(error instanceof PreconditionFailedError)) throw error;
-    if (!(await context.store.head(imageBlobKey(digest)))) throw new ObjectStoreError(context.store.name, `create-only write of ${imageBlobKey(digest)} was refused, yet nothing is stored there`);
-  }
+  await createContent(context, imageBlobKey(digest), bytes, { contentType });
 }
 
 async function queuePublish(context: RegistryContext, name: string, version: string, contentDigest: string, uploadId: string): Promise<void> {

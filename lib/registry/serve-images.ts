@@ -5,7 +5,7 @@
  * spec's codes; every write method answers 405 UNSUPPORTED.
  */
 import { isRepositoryName, isTag } from '../images/image-reference.ts';
-import { ALL_MANIFESTS } from '../images/media-types.ts';
+import { ALL_MANIFESTS, OCI_INDEX } from '../images/media-types.ts';
 import { discardBody, ObjectNotFoundError, readAllBytes, type StoredObject } from '../ports/object-store.ts';
 import type { RegistryContext } from './context.ts';
 import type { Catalog, TagList } from './image-tags.ts';
@@ -49,8 +49,6 @@ type Route =
   | { readonly kind: 'blob'; readonly name: string; readonly digest: string }
   | { readonly kind: 'referrers'; readonly name: string; readonly digest: string }
   | { readonly kind: 'tags'; readonly name: string };
-
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 /** What `/v2/<path>` asks for; names may have several segments. */
 export function parseDistributionPath(path: string): Route {
@@ -150,7 +148,6 @@ function serveReferrers(artifactType: string | undefined): Reply {
     body,
   };
 }
-
 
 async function serveBlob(context: RegistryContext, name: string, digest: string, head: boolean, rangeHeader?: string): Promise<Reply> {
   const hex = DIGEST.exec(digest)![1]!;

@@ -8,7 +8,7 @@
  */
 import type { Bundle } from '../bundle/bundle-reader.ts';
 import type { ManifestImage } from '../bundle/bundle-layout.ts';
-import { MANIFEST_LISTS } from '../images/media-types.ts';
+import { digestHex, MANIFEST_LISTS } from '../images/media-types.ts';
 import { reduceIndex } from '../images/platforms.ts';
 import { readAllBytes } from '../ports/object-store.ts';
 
@@ -28,8 +28,6 @@ export interface OmittedManifest {
   readonly image: string;
 }
 
-const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
-
 export async function servedImages(bundle: Bundle): Promise<ServedImages> {
   const reduced = new Map<string, { bytes: Buffer; mediaType: string }>();
   const replaced = new Set<string>();
@@ -44,13 +42,13 @@ export async function servedImages(bundle: Bundle): Promise<ServedImages> {
     let served = byTop.get(image.digest);
     if (!served) {
       // Indexes are small (the bundle reader bounds manifests): read whole.
-      const source = Buffer.from(await readAllBytes(bundle.imageBlobStream(hexOf(image.digest))));
-      const index = reduceIndex(source, (digest) => bundle.imageBlobs.has(hexOf(digest)));
+      const source = Buffer.from(await readAllBytes(bundle.imageBlobStream(digestHex(image.digest))));
+      const index = reduceIndex(source, (digest) => bundle.imageBlobs.has(digestHex(digest)));
       served = index ? { digest: index.digest, size: index.bytes.length } : { digest: image.digest, size: image.size };
       if (index) {
-        reduced.set(hexOf(index.digest), { bytes: index.bytes, mediaType: image.mediaType });
-        replaced.add(hexOf(image.digest));
-        for (const child of index.omittedChildren) omitted.set(hexOf(child.digest), { platform: child.platform, image: image.image });
+        reduced.set(digestHex(index.digest), { bytes: index.bytes, mediaType: image.mediaType });
+        replaced.add(digestHex(image.digest));
+        for (const child of index.omitted) omitted.set(digestHex(child.digest), { platform: child.platform, image: image.image });
       }
       byTop.set(image.digest, served);
     }

@@ -15,6 +15,7 @@
  * `build` to warn about and `build --strict-images` to refuse.
  */
 import { parseImageReference } from '../images/image-reference.ts';
+import { dockerImageReferences } from './asset-references.ts';
 import { pointerOf } from './json-pointer.ts';
 import { isJsonObject, type JsonObject, type PackageMetadata } from './package-model.ts';
 
@@ -95,9 +96,7 @@ function decodedTemplate(metadata: Pick<PackageMetadata, 'marathon'>): string | 
 export function imageLocations(metadata: Pick<PackageMetadata, 'resource' | 'config' | 'marathon'>): ImageLocations {
   const locations: ImageLocation[] = [];
   const unresolved: UnresolvedImage[] = [];
-  for (const [alias, image] of Object.entries(metadata.resource?.assets?.container?.docker ?? {})) {
-    locations.push({ kind: 'resource', pointer: pointerOf(['resource', 'assets', 'container', 'docker', alias]), image });
-  }
+  for (const { pointer, image } of dockerImageReferences(metadata)) locations.push({ kind: 'resource', pointer, image });
   const defaults = configDefaults(isJsonObject(metadata.config) ? metadata.config : undefined);
   const taken = new Set<string>();
   const takeDefault = (property: ConfigProperty, why: string, fromTemplate: boolean): void => {
@@ -182,17 +181,4 @@ export function rewriteTemplateImages(encoded: string, replacements: ReadonlyMap
     return replacement === undefined ? field : `"image": ${JSON.stringify(replacement)}`;
   });
   return Buffer.from(rewritten, 'utf8').toString('base64');
-}
-
-/** Whether the template has an `"image"` field written exactly `literal`. */
-export function templateNamesImage(encoded: string, literal: string): boolean {
-  const template = Buffer.from(encoded, 'base64').toString('utf8');
-  for (const match of template.matchAll(IMAGE_FIELD)) {
-    try {
-      if ((JSON.parse(`"${match[1]!}"`) as string) === literal) return true;
-    } catch {
-      // not a JSON string: not this one
-    }
-  }
-  return false;
 }

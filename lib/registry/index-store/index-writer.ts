@@ -305,7 +305,7 @@ async function commitOnce(
   const reused = await putTable(store, indexTableKey(digest), table);
   const objects: BuiltObject[] = [];
   for (const media of ['v5', 'v4', 'v3'] as const) {
-    // Each layout is a pass over every row: one per turn of the event loop.
+    // A turn between layouts (each also yields every thousand entries: repository-object.ts).
     await turn();
     objects.push(await buildRepositoryObject(pieces, media, generation, digest));
   }
@@ -435,26 +435,17 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
   const current = await readCurrentIndex(store);
   if (!current) return false;
   try {
+    // Each layout once: the ones behind, or all three when a view is missing; views before the
+    // objects that name them, as at a commit.
     const table = current.metadata[INDEX_METADATA.table] ?? '';
-    if (missingViews) {
-      const all = [];
-      for (const media of ['v5', 'v4', 'v3'] as const) all.push(await buildRepositoryObject(current.pieces, media, current.generation, table));
-      await materializeViews(store, all, table, hosts.materializeViewsAbove!);
-    }
-    await deriveBehind(store, written, current, behind);
+    const objects: BuiltObject[] = [];
+    for (const media of missingViews ? (['v5', 'v4', 'v3'] as const) : behind) objects.push(await buildRepositoryObject(current.pieces, media, current.generation, table));
+    if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, table, hosts.materializeViewsAbove);
+    await deriveMediaObjects(store, written, objects.filter((built) => behind.includes(built.description.media)));
   } finally {
     current.release();
   }
   return true;
-}
-
-async function deriveBehind(store: ObjectStore, hosts: IndexHosts, current: CurrentIndex, behind: readonly RepoVersion[]): Promise<void> {
-  if (behind.length === 0) return;
-  const table = current.metadata[INDEX_METADATA.table] ?? '';
-  const objects = [];
-  for (const media of behind) objects.push(await buildRepositoryObject(current.pieces, media, current.generation, table));
-  if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, table, hosts.materializeViewsAbove);
-  await deriveMediaObjects(store, hosts, objects);
 }
 
 /** The whole published document, decoded: for checks (fsck, tests), never on a request path. */

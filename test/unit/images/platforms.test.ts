@@ -49,7 +49,7 @@ describe('platforms of multi-platform images', () => {
     assert.deepEqual(document.annotations, LIST.annotations, 'every other field kept');
     assert.equal(document.mediaType, LIST.mediaType);
     assert.equal(reduced.digest, sha256Digest(reduced.bytes));
-    assert.deepEqual(reduced.omitted, ['linux/arm64/v8']);
+    assert.deepEqual(reduced.omitted.map((child) => child.platform), ['linux/arm64/v8']);
     assert.deepEqual(reduceIndex(source, (child) => stored.has(child))!.bytes, reduced.bytes, 'deterministic');
   });
 
