@@ -26,7 +26,7 @@ import type { BundleManifest } from '../bundle/bundle-layout.ts';
 import { recordAudit } from './audit.ts';
 import { dockerHostOf, type RegistryContext } from './context.ts';
 import { collectGarbage } from './maintenance/garbage-collector.ts';
-import { readAllRecords } from './maintenance/live-set.ts';
+import { forEachRecordBatch } from './maintenance/live-set.ts';
 import { reconcile } from './maintenance/reconciler.ts';
 import { deriveTag, publishTags, unpublishTags } from './image-tags.ts';
 import { repositoryEntry, type IndexFragment } from './index-document.ts';
@@ -322,21 +322,19 @@ export async function reindex(context: RegistryContext): Promise<{ entries: numb
  */
 async function publishablePieces(context: RegistryContext, hosts: IndexHosts, rows: readonly IndexRow[]): Promise<EntryPiece[]> {
   const indexed = new Set(rows.map((row) => `${row.name}\n${row.version}`));
-  const records = await readAllRecords(context);
   const pieces: EntryPiece[] = [];
-  for (let start = 0; start < records.length; start += 32) {
-    const batch = await Promise.all(
-      records.slice(start, start + 32).map(async ({ coordinate, record }) => {
+  // 16 at a time (their parses land together in one turn of the event loop), each batch made
+  // into pieces before the next is read: only the pieces are held, never every record.
+  await forEachRecordBatch(context, 16, async (batch) => {
+    const fragments = await Promise.all(
+      batch.map(async ({ coordinate, record }) => {
         const publishing = record.status === 'Processing' && indexed.has(`${record.name}\n${record.version}`);
         if (record.status !== 'Added' && !publishing) return undefined;
         return readFragment(context, coordinate, record.contentDigest);
       }),
     );
-    const fragments = batch.filter((fragment): fragment is IndexFragment => fragment !== undefined);
-    // A few entries at a time, so /repo and /health are answered between them.
-    for (let offset = 0; offset < fragments.length; offset += 8) {
-      pieces.push(...(await entryPiecesOf(fragments.slice(offset, offset + 8).map((fragment) => repositoryEntry(fragment, hosts)))));
-    }
-  }
+    const present = fragments.filter((fragment): fragment is IndexFragment => fragment !== undefined);
+    pieces.push(...(await entryPiecesOf(present, (fragment) => repositoryEntry(fragment, hosts))));
+  });
   return pieces;
 }

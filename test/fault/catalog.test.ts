@@ -161,9 +161,9 @@ describe('the package catalog', () => {
   it('stores exactly the JSON of its rows, each row serialised once and kept', async () => {
     const rows = (await readCatalogPage(harness.context)).packages;
     assert.ok(rows.length > 3);
-    assert.deepEqual(serialiseCatalog(rows), Buffer.from(JSON.stringify({ formatVersion: 1, packages: rows })));
+    assert.deepEqual(await serialiseCatalog(rows), Buffer.from(JSON.stringify({ formatVersion: 1, packages: rows })));
     const fewer = rows.slice(1).reverse();
-    assert.deepEqual(serialiseCatalog(fewer), Buffer.from(JSON.stringify({ formatVersion: 1, packages: fewer })));
+    assert.deepEqual(await serialiseCatalog(fewer), Buffer.from(JSON.stringify({ formatVersion: 1, packages: fewer })));
     const stored = await readAllBytes((await harness.inner.get(PACKAGE_CATALOG_KEY)).body);
     assert.deepEqual(JSON.parse(stored.toString('utf8')), { formatVersion: 1, packages: rows });
   });

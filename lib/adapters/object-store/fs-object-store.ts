@@ -111,12 +111,10 @@ export class FsObjectStore implements ObjectStore {
     const handle = await createExclusively(temporary);
     let etag: string;
     try {
-      let position = 0;
+      const writer = new BatchedWriter(handle);
       const chunks = body instanceof Uint8Array ? [body] : body;
-      for await (const chunk of chunks) {
-        await writeFully(handle, chunk, position);
-        position += chunk.length;
-      }
+      for await (const chunk of chunks) await writer.write(chunk);
+      const position = await writer.finish();
       etag = `"${randomBytes(16).toString('hex')}"`;
       const header: Header = {
         etag,
@@ -384,6 +382,52 @@ async function readTrailer(handle: FileHandle, key: string): Promise<{ info: Obj
       lastModified: mtime,
     },
   };
+}
+
+/** Writes of at least this much (but the last): an awaited write per 64 KiB HTTP chunk ran at a sixth of the disk's speed. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * A file written front to back in large writes: small chunks are copied into one buffer (reused
+ * for the whole file, so a put of many small pieces, an index of ten thousand entries, makes no
+ * garbage) and written when it fills; a large chunk goes straight to the file.
+ */
+class BatchedWriter {
+  private batch: Buffer | undefined;
+  private batched = 0;
+  private position = 0;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.batched === 0 && chunk.length >= WRITE_BATCH_BYTES) {
+      await writeFully(this.handle, chunk, this.position);
+      this.position += chunk.length;
+      return;
+    }
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.batch ??= Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+      const taken = Math.min(chunk.length - offset, WRITE_BATCH_BYTES - this.batched);
+      this.batch.set(chunk.subarray(offset, offset + taken), this.batched);
+      this.batched += taken;
+      offset += taken;
+      if (this.batched === WRITE_BATCH_BYTES) await this.flush();
+    }
+  }
+
+  /** Writes what is batched; returns the file's length. */
+  async finish(): Promise<number> {
+    await this.flush();
+    return this.position;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batched === 0) return;
+    await writeFully(this.handle, this.batch!.subarray(0, this.batched), this.position);
+    this.position += this.batched;
+    this.batched = 0;
+  }
 }
 
 async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {

@@ -98,14 +98,14 @@ async function readCatalog(store: ObjectStore): Promise<Catalog> {
 const catalogDocument = new KeptJsonArray<PackageDescription>('{"formatVersion":1,"packages":[', (row) => row);
 
 /** The bytes of `JSON.stringify({ formatVersion: 1, packages: rows })`, each row serialised once and kept (support/kept-json.ts). */
-export function serialiseCatalog(rows: readonly PackageDescription[]): Buffer {
+export function serialiseCatalog(rows: readonly PackageDescription[]): Promise<Buffer> {
   return catalogDocument.serialise(rows);
 }
 
 /** Writes the rows by compare-and-swap on `expected`; false when another writer got in first. */
 async function writeCatalog(store: ObjectStore, rows: readonly PackageDescription[], expected: string | undefined): Promise<boolean> {
   try {
-    const { etag } = await store.put(PACKAGE_CATALOG_KEY, serialiseCatalog(rows), {
+    const { etag } = await store.put(PACKAGE_CATALOG_KEY, await serialiseCatalog(rows), {
       contentType: 'application/json',
       ...(expected === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: expected }),
     });

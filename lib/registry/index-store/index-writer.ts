@@ -24,6 +24,7 @@ import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type Object
 import { REPO_MEDIA_TYPE_PREFIX, type RepositoryDocument, type RepoVersion } from '../index-document.ts';
 import { readJson } from '../json-objects.ts';
 import { INDEX_KEY, indexTableKey, indexViewKey, mediaObjectKey } from '../layout.ts';
+import { nextTurn } from '../../support/turns.ts';
 import { entryPieceOf } from './entry-pieces.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
 import { compareRows, decodeTable, MAX_DCOS_THRESHOLDS, serialiseTable, type IndexRow, type StoredTable } from './index-table.ts';
@@ -104,8 +105,6 @@ export type IndexChange =
 
 const gunzipAsync = promisify(gunzip);
 
-/** Lets waiting requests (a /health probe, a 304) in between two passes over the rows. */
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Only the rows and the version of the v5 object, without its bytes: what a change that replaces
@@ -117,7 +116,7 @@ async function readCurrentRows(store: ObjectStore): Promise<CurrentIndex | undef
   const table = info.metadata[INDEX_METADATA.table];
   const stored = table ? await readJson<StoredTable>(store, indexTableKey(table)) : undefined;
   if (!stored) return 'legacy';
-  const pieces = decodeTable(stored.value).map((row) => ({ row, deflated: Buffer.alloc(0) }));
+  const pieces = (await decodeTable(stored.value)).map((row) => ({ row, deflated: Buffer.alloc(0) }));
   return { etag: info.etag, generation: Number(info.metadata[INDEX_METADATA.generation] ?? 0), pieces, metadata: info.metadata, release: nothingToRelease, retain: nothingToRelease };
 }
 
@@ -142,7 +141,7 @@ export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex
   const description = parseDescription(parseGzipHeader(bytes)?.comment);
   if (description) {
     const table = await readJson<StoredTable>(store, indexTableKey(description.table));
-    const pieces = table ? slicesOf(bytes, decodeTable(table.value)) : undefined;
+    const pieces = table ? await slicesOf(bytes, await decodeTable(table.value)) : undefined;
     if (pieces) {
       let retained = false;
       return {
@@ -188,19 +187,13 @@ function applyChange(current: readonly EntryPiece[], change: IndexChange): Entry
 }
 
 /**
- * The parts as few writes as possible, copying nothing: slices that lie next to each other in the
+ * The parts as few chunks as possible, copying nothing: slices that lie next to each other in the
  * object they were read from are one slice again (with the separator between them, which is
- * checked to be there), and only runs of small parts are joined into a new buffer.
+ * checked to be there). Small chunks are the store's to batch (a directory copies them into one
+ * write buffer, S3 into its parts): joining them here made an object's worth of garbage per put.
  */
 async function* inChunks(parts: readonly Buffer[]): AsyncGenerator<Buffer> {
   let run: Buffer | undefined;
-  let small: Buffer[] = [];
-  let smallLength = 0;
-  const flushSmall = function* (): Generator<Buffer> {
-    if (smallLength > 0) yield small.length === 1 ? small[0]! : Buffer.concat(small, smallLength);
-    small = [];
-    smallLength = 0;
-  };
   for (let index = 0; index < parts.length; index++) {
     const part = parts[index]!;
     if (run && adjacent(run, part)) {
@@ -213,23 +206,10 @@ async function* inChunks(parts: readonly Buffer[]): AsyncGenerator<Buffer> {
       index++;
       continue;
     }
-    if (run) {
-      if (run.length < 64 * 1024) {
-        small.push(run);
-        smallLength += run.length;
-        if (smallLength >= 1024 * 1024) yield* flushSmall();
-      } else {
-        yield* flushSmall();
-        yield run;
-      }
-    }
+    if (run) yield run;
     run = part;
   }
-  if (run) {
-    small.push(run);
-    smallLength += run.length;
-  }
-  yield* flushSmall();
+  if (run) yield run;
 }
 
 /** `next` starts where `run` ends in the same memory (after `between`, if given, whose bytes are there). */
@@ -299,14 +279,14 @@ async function commitOnce(
     throw new RegistryError('InvalidIndex', `The repository would hold more than ${MAX_DCOS_THRESHOLDS} distinct minDcosReleaseVersion values (each is a view of it)`, { thresholds: thresholds.size }, { source: 'internal' });
   }
   const generation = (current?.generation ?? 0) + 1;
-  await turn();
-  const table = serialiseTable(pieces.map((piece) => piece.row));
+  await nextTurn();
+  const table = await serialiseTable(pieces.map((piece) => piece.row));
   const digest = createHash('sha256').update(table).digest('hex');
   const reused = await putTable(store, indexTableKey(digest), table);
   const objects: BuiltObject[] = [];
   for (const media of ['v5', 'v4', 'v3'] as const) {
     // A turn between layouts (each also yields every thousand entries: repository-object.ts).
-    await turn();
+    await nextTurn();
     objects.push(await buildRepositoryObject(pieces, media, generation, digest));
   }
   if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, digest, hosts.materializeViewsAbove, reused);

@@ -12,6 +12,7 @@
 import { crc32 } from 'node:zlib';
 import { compareDcosVersions, type RepoVersion } from '../index-document.ts';
 import { CARRIED_PACKAGING, type IndexRow } from './index-table.ts';
+import { mapInTurns, TurnBudget } from '../../support/turns.ts';
 import { CrcAccumulator, crcShiftFor, FINAL_BLOCK, gzipHeader, gzipTrailer, parseGzipHeader } from './gzip-segments.ts';
 
 /** A separator as one stored deflate block (BFINAL=0, BTYPE=00): header byte, LEN, NLEN, bytes. */
@@ -90,9 +91,6 @@ export interface BuiltObject {
 
 const classIdOf = (row: IndexRow): string => row.minDcos ?? 'floor';
 
-/** Entries laid out between two turns of the event loop: at 10,000 entries a pass took ~40 ms at once. */
-const PIECES_PER_TURN = 1000;
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Lays out the object of `media` from all published entries (in table order), a slice per turn of the event loop. */
 export async function buildRepositoryObject(pieces: readonly EntryPiece[], media: RepoVersion, generation: number, table: string): Promise<BuiltObject> {
@@ -111,8 +109,10 @@ export async function buildRepositoryObject(pieces: readonly EntryPiece[], media
     dataPartsOfView.set(view, data.length);
   };
   let currentClass = 'floor';
+  // At 10,000 entries one pass took ~40 ms at once.
+  const budget = new TurnBudget();
   for (let index = 0; index < carried.length; index++) {
-    if (index > 0 && index % PIECES_PER_TURN === 0) await turn();
+    if ((index & 63) === 0) await budget.pause();
     const piece = carried[index]!;
     const id = classIdOf(piece.row);
     if (id !== currentClass) {
@@ -160,15 +160,15 @@ export function viewTail(view: ViewClass): Buffer {
  * Where each entry of a v5 object lies, checked against the object's size: the slices a writer
  * reuses. Undefined when the object does not match the table (then it is rebuilt from fragments).
  */
-export function slicesOf(object: Buffer, rows: readonly IndexRow[]): EntryPiece[] | undefined {
+export async function slicesOf(object: Buffer, rows: readonly IndexRow[]): Promise<EntryPiece[] | undefined> {
   const header = parseGzipHeader(object);
   if (!header || header.dataOffset < 0) return undefined;
   let offset = header.dataOffset + OPEN.deflated.length;
-  const pieces: EntryPiece[] = [];
-  rows.forEach((row, index) => {
+  const pieces = await mapInTurns(rows, (row, index) => {
     if (index > 0) offset += COMMA.deflated.length;
-    pieces.push({ row, deflated: object.subarray(offset, offset + row.deflatedLength) });
+    const piece = { row, deflated: object.subarray(offset, offset + row.deflatedLength) };
     offset += row.deflatedLength;
+    return piece;
   });
   return offset + CLOSE.deflated.length + FINAL_BLOCK.length + 8 === object.length ? pieces : undefined;
 }

@@ -23,19 +23,28 @@ export interface LiveSet {
   readonly documents: ReadonlySet<string>;
 }
 
-/** Every package record, read in small parallel batches. */
-export async function readAllRecords(context: RegistryContext): Promise<StoredRecord[]> {
+/**
+ * Every package record, a batch of `batchSize` read in parallel at a time and handed to `visit`
+ * before the next is read: what walks every record without holding them all (a reindex at ten
+ * thousand versions must fit a 256 MB Lambda).
+ */
+export async function forEachRecordBatch(context: RegistryContext, batchSize: number, visit: (batch: readonly StoredRecord[]) => Promise<void>): Promise<void> {
   const keys = (await listAllKeys(context.store, PACKAGES_PREFIX)).filter((key) => /^packages\/[^/]+\/record\.json$/.test(key));
-  const records: StoredRecord[] = [];
-  for (let start = 0; start < keys.length; start += 32) {
+  for (let start = 0; start < keys.length; start += batchSize) {
     const batch = await Promise.all(
-      keys.slice(start, start + 32).map(async (key) => {
+      keys.slice(start, start + batchSize).map(async (key) => {
         const value = await readJson<PackageRecord>(context.store, key);
         return value ? { key, coordinate: key.split('/')[1]!, record: value.value } : undefined;
       }),
     );
-    for (const entry of batch) if (entry) records.push(entry);
+    await visit(batch.filter((entry): entry is StoredRecord => entry !== undefined));
   }
+}
+
+/** Every package record, read in small parallel batches. */
+export async function readAllRecords(context: RegistryContext): Promise<StoredRecord[]> {
+  const records: StoredRecord[] = [];
+  await forEachRecordBatch(context, 32, async (batch) => void records.push(...batch));
   return records;
 }
 

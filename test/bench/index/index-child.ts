@@ -16,8 +16,22 @@ import type { PackageRecord } from '../../../lib/registry/records.ts';
 import { encodeCoordinate } from '../../../lib/universe/coordinate.ts';
 import type { PackageMetadata } from '../../../lib/universe/package-model.ts';
 import { silentLogger } from '../../../lib/support/logger.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { schemaErrors } from '../../../lib/universe/schema-registry.ts';
+
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 const [directory, operation, publicBaseUrl, metadataFile, warmUpFile] = process.argv.slice(2) as [string, 'publish' | 'reindex', string, string | undefined, string | undefined];
 // As the embedded server wraps it: the index objects stay in memory while their ETag holds, so a
@@ -56,9 +70,12 @@ schemaErrors('v5-repo', { packages: [] });
 globalThis.gc?.();
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
+// BENCH_INDEX_PROFILE=<file>: a CPU profile of the measured operation alone (not the warm-up).
+const profile = process.env.BENCH_INDEX_PROFILE ? await startProfile() : undefined;
 const cpuBefore = process.cpuUsage();
 const started = process.hrtime.bigint();
 await work();
+await profile?.(process.env.BENCH_INDEX_PROFILE!);
 const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
 const cpu = process.cpuUsage(cpuBefore);
 delay.disable();

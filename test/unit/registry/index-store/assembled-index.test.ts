@@ -127,11 +127,11 @@ describe('the assembled index', () => {
     const pieces = [];
     for (let index = 0; index < 50; index++) pieces.push(await entryPieceOf(entryOf(next, `table-${index}`, `1.${index}.0`, index + 1)));
     const rows = pieces.map((piece) => piece.row);
-    assert.deepEqual(serialiseTable(rows), Buffer.from(JSON.stringify(encodeTable(rows))));
+    assert.deepEqual(await serialiseTable(rows), Buffer.from(JSON.stringify(encodeTable(rows))));
     // Again, from the kept JSON, in another order and with one row left out.
     const changed = [...rows.slice(1)].reverse();
-    assert.deepEqual(serialiseTable(changed), Buffer.from(JSON.stringify(encodeTable(changed))));
-    assert.deepEqual(serialiseTable([]), Buffer.from(JSON.stringify(encodeTable([]))));
+    assert.deepEqual(await serialiseTable(changed), Buffer.from(JSON.stringify(encodeTable(changed))));
+    assert.deepEqual(await serialiseTable([]), Buffer.from(JSON.stringify(encodeTable([]))));
   });
 
   it('reuses what a writer committed only while the stored object is still that commit', async () => {
