@@ -38,7 +38,9 @@ export function makeResourceHandler({ context }: HandlerDependencies) {
           // Kept raw: `sha256%3A<hex>` and `sha256:<hex>` are both accepted (Cosmos, spec §4.4).
           event.pathParameters?.digest ?? '',
           pathParameter(event, 'filename'),
+          header(event, 'range'),
         ),
+        { stream: context.settings.streamResponses },
       ),
     { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
@@ -55,6 +57,7 @@ export function makeRegistryHandler({ context }: HandlerDependencies) {
           query: event.queryStringParameters ?? {},
           ...(header(event, 'range') !== undefined ? { range: header(event, 'range')! } : {}),
         }),
+        { stream: context.settings.streamResponses },
       ),
     { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );

@@ -165,7 +165,9 @@ async function serveBlob(context: RegistryContext, name: string, digest: string,
     discardBody(object.body);
     return { kind: 'body', status: 200, headers, body: Buffer.alloc(0) };
   }
-  if (object.size > context.settings.maxInlineResponseBytes) {
+  // A host that streams (the embedded server) sends any blob itself, from storage to the socket;
+  // the inline limit is a Lambda's (its response is one buffer): above it, a redirect.
+  if (!context.settings.streamResponses && object.size > context.settings.maxInlineResponseBytes) {
     // The URL must outlive a slow pull of the largest layer: the download lifetime (6 h default).
     const location = await context.store.presign('GET', imageBlobKey(hex), {
       expiresIn: context.settings.downloadUrlLifetimeSeconds,
@@ -176,21 +178,38 @@ async function serveBlob(context: RegistryContext, name: string, digest: string,
       return { kind: 'redirect', location, headers: { ...API_VERSION_HEADER, 'docker-content-digest': digest } };
     }
   }
+  return rangedReply(context, imageBlobKey(hex), object, headers, rangeHeader, () => new RangeNotSatisfiable(object.size).toReply());
+}
+
+/**
+ * A stored object as the answer, whole (200) or the one range asked for (206, read as a range
+ * from storage): streamed where the host streams, gathered otherwise (then it is at most the
+ * inline limit, checked by the caller).
+ */
+export async function rangedReply(
+  context: RegistryContext,
+  key: string,
+  object: StoredObject,
+  headers: Record<string, string>,
+  rangeHeader: string | undefined,
+  unsatisfiable: () => Reply,
+): Promise<Reply> {
   const range = parseByteRange(rangeHeader, object.size);
   if (range === 'unsatisfiable') {
     discardBody(object.body);
-    throw new RangeNotSatisfiable(object.size);
+    return unsatisfiable();
   }
-  // Inline blobs are small (the inline limit): read whole, the range sliced out.
-  const body = await readAllBytes(object.body);
-  if (!range) return { kind: 'body', status: 200, headers, body };
-  const part = body.subarray(range.start, range.end + 1);
-  return {
-    kind: 'body',
-    status: 206,
-    headers: { ...headers, 'content-length': String(part.length), 'content-range': `bytes ${range.start}-${range.end}/${object.size}` },
-    body: part,
-  };
+  let body = object.body;
+  let status = 200;
+  let sent = headers;
+  if (range) {
+    discardBody(object.body);
+    body = (await context.store.get(key, { range })).body;
+    status = 206;
+    sent = { ...headers, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${object.size}` };
+  }
+  if (context.settings.streamResponses) return { kind: 'stream', status, headers: sent, body };
+  return { kind: 'body', status, headers: sent, body: await readAllBytes(body) };
 }
 
 /** 416, with the size a client needs to ask again. */

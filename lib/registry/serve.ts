@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip, gzipSync } from 'node:zlib';
-import { discardBody, ObjectNotFoundError, readAllBytes } from '../ports/object-store.ts';
+import { discardBody, ObjectNotFoundError } from '../ports/object-store.ts';
 import { decodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
 import { REPO_MEDIA_TYPE_PREFIX, repositoryVariant, type RepoVersion, type RepositoryDocument } from './index-document.ts';
@@ -13,6 +13,8 @@ import { openRepositoryView, type RepositoryView } from './index-store/index-rea
 import { readPublishedDocument } from './index-store/index-writer.ts';
 import { INDEX_KEY, resourceKey } from './layout.ts';
 import { NotFoundError } from './registry-errors.ts';
+import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
+import { rangedReply } from './serve-images.ts';
 import { INDEX_METADATA } from './repository-index.ts';
 
 /** A transport-neutral answer: the handler turns it into an API Gateway result. */
@@ -165,7 +167,7 @@ async function legacyRepository(context: RegistryContext, version: RepoVersion, 
 
 const SHA256_SEGMENT = /^sha256(?::|%3[aA])([0-9a-f]{64})$/;
 
-export async function serveResource(context: RegistryContext, coordinate: string, digestSegment: string, filename: string): Promise<Reply> {
+export async function serveResource(context: RegistryContext, coordinate: string, digestSegment: string, filename: string, rangeHeader?: string): Promise<Reply> {
   const match = SHA256_SEGMENT.exec(digestSegment);
   const pkg = decodeCoordinate(coordinate);
   if (!match || !pkg) throw new NotFoundError(`Resource not found: /resource/${coordinate}/${digestSegment}/${filename}`, {});
@@ -178,7 +180,8 @@ export async function serveResource(context: RegistryContext, coordinate: string
     throw error;
   }
   const contentType = object.contentType ?? 'application/octet-stream';
-  if (object.size > context.settings.maxInlineResponseBytes) {
+  // Above the inline limit a Lambda redirects; a host that streams sends it itself.
+  if (!context.settings.streamResponses && object.size > context.settings.maxInlineResponseBytes) {
     const location = await context.store.presign('GET', resourceKey(digest), {
       expiresIn: context.settings.downloadUrlLifetimeSeconds,
       responseContentType: contentType,
@@ -188,11 +191,18 @@ export async function serveResource(context: RegistryContext, coordinate: string
       return { kind: 'redirect', location };
     }
   }
-  const body = await readAllBytes(object.body);
-  return {
-    kind: 'body',
-    status: 200,
-    headers: { 'content-type': contentType, etag: `"sha256:${digest}"`, 'cache-control': 'public, max-age=31536000, immutable' },
-    body,
+  const headers = {
+    'content-type': contentType,
+    etag: `"sha256:${digest}"`,
+    'cache-control': 'public, max-age=31536000, immutable',
+    'content-length': String(object.size),
+    'accept-ranges': 'bytes',
   };
+  return rangedReply(context, resourceKey(digest), object, headers, rangeHeader, () => rangeNotSatisfiable(object.size));
+}
+
+/** 416 with the size a client needs to ask again (RFC 9110 §15.5.17), in the error envelope. */
+function rangeNotSatisfiable(size: number): Reply {
+  const body = Buffer.from(JSON.stringify({ type: 'RangeNotSatisfiable', message: `The range asked for starts past the end of the resource (${size} bytes)`, data: { size } }));
+  return { kind: 'body', status: 416, headers: { 'content-type': ERROR_MEDIA_TYPE, 'content-range': `bytes */${size}`, 'content-length': String(body.length) }, body };
 }

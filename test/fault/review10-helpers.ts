@@ -8,6 +8,7 @@ import type { BundleManifest, ManifestImage } from '../../lib/bundle/bundle-layo
 import type { PackageMetadata } from '../../lib/universe/package-model.ts';
 import { serveDistribution } from '../../lib/registry/serve-images.ts';
 import type { RegistryContext } from '../../lib/registry/context.ts';
+import { readAllBytes } from '../../lib/ports/object-store.ts';
 
 export const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -107,6 +108,7 @@ export async function multiPlatformBundle(options: {
 /** GET (or HEAD) /v2/<path> through the real distribution handler. */
 export async function v2(context: RegistryContext, path: string, options: { method?: string; range?: string; query?: Record<string, string> } = {}) {
   const reply = await serveDistribution(context, { method: options.method ?? 'GET', path, query: options.query ?? {}, ...(options.range !== undefined ? { range: options.range } : {}) });
+  if (reply.kind === 'stream') return { status: reply.status, headers: reply.headers as Record<string, string>, body: await readAllBytes(reply.body), reply };
   if (reply.kind !== 'body') return { status: reply.kind === 'redirect' ? 307 : 0, headers: {} as Record<string, string>, body: Buffer.alloc(0), reply };
   return { status: reply.status, headers: reply.headers as Record<string, string>, body: reply.body, reply };
 }

@@ -124,7 +124,7 @@ describe('Docker images: build → add → /v2/ → skopeo', () => {
     assert.equal(unknownSubject.status, 200, 'never a 404 from the Referrers API');
     assert.deepEqual(((await unknownSubject.json()) as { manifests: unknown[] }).manifests, []);
 
-    // A small layer, sent inline (a large one is a redirect to storage, which takes ranges itself).
+    // A layer, streamed with its ranges (on a Lambda, one above the inline limit is a redirect to storage, which takes ranges itself).
     const blob = `${registry.url}/v2/team/tools/cli/blobs/${single.amd64.layerDigests[0]}`;
     const whole = await fetch(blob);
     assert.equal(whole.status, 200);
