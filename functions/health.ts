@@ -1,5 +1,5 @@
 // GET / and GET /health: the registry's health, as DC/OS's Mesos health checks read it.
-import { runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
+import { queuesNothing, runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
 import { makeHealthHandler } from '../lib/handlers/read-handlers.ts';
 
-export const handler = makeHealthHandler(runtimeDependencies());
+export const handler = makeHealthHandler(runtimeDependencies(queuesNothing));

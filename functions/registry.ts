@@ -1,5 +1,5 @@
 // GET|HEAD /v2/…: the read-only Docker Registry API that agents' Docker pulls images from.
-import { runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
+import { queuesNothing, runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
 import { makeRegistryHandler } from '../lib/handlers/read-handlers.ts';
 
-export const handler = makeRegistryHandler(runtimeDependencies());
+export const handler = makeRegistryHandler(runtimeDependencies(queuesNothing));

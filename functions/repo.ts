@@ -1,5 +1,5 @@
 // GET /repo: the Universe repository that Cosmos reads.
-import { runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
+import { queuesNothing, runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
 import { makeRepoHandler } from '../lib/handlers/read-handlers.ts';
 
-export const handler = makeRepoHandler(runtimeDependencies());
+export const handler = makeRepoHandler(runtimeDependencies(queuesNothing));

@@ -1,5 +1,5 @@
 // GET /resource/{coordinate}/{digest}/{filename}: package assets, inline or via a presigned URL.
-import { runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
+import { queuesNothing, runtimeDependencies } from '../lib/config/lambda-dependencies.ts';
 import { makeResourceHandler } from '../lib/handlers/read-handlers.ts';
 
-export const handler = makeResourceHandler(runtimeDependencies());
+export const handler = makeResourceHandler(runtimeDependencies(queuesNothing));

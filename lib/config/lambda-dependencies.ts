@@ -10,24 +10,37 @@
  * Built once per Lambda container and shared by its invocations.
  */
 import { S3ObjectStore } from '../adapters/object-store/s3-object-store.ts';
-import { SqsJobQueue } from '../adapters/job-queue/sqs-job-queue.ts';
 import { secretsManagerTokens } from '../adapters/secrets/secrets-manager-tokens.ts';
 import type { HandlerDependencies } from '../handlers/dependencies.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
 import { staticTokens } from '../http/auth.ts';
 import { DEFAULT_SETTINGS } from '../registry/context.ts';
 import { createLogger } from '../support/logger.ts';
 import { EmfMetrics } from '../observability/emf-metrics.ts';
 import { ConfigurationError, dockerHostFrom, integerFrom, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
-function required(env: Env, name: string): string {
+/**
+ * Where a function's jobs go. Given by the function, so that only those that queue jobs carry the
+ * SQS client in their bundles (lambda-queue.ts); the read functions queue nothing.
+ */
+export type QueueFactory = (env: Env, region: string) => JobQueue;
+
+export const queuesNothing: QueueFactory = () => ({
+  name: 'none',
+  send: async (job) => {
+    throw new Error(`this function queues no jobs (it was asked to queue ${job.kind})`);
+  },
+});
+
+export function required(env: Env, name: string): string {
   const value = env[name];
   if (value === undefined || value === '') throw new ConfigurationError(name, 'is required');
   return value;
 }
 
-export function lambdaDependencies(env: Env = process.env): HandlerDependencies {
+export function lambdaDependencies(queueFrom: QueueFactory, env: Env = process.env): HandlerDependencies {
   const region = env.AWS_REGION ?? 'us-east-1';
   const prefix = (env.REGISTRY_S3_PREFIX ?? '').replace(/^\/+|\/+$/g, '');
   const store = new S3ObjectStore({
@@ -36,11 +49,7 @@ export function lambdaDependencies(env: Env = process.env): HandlerDependencies 
     ...(prefix ? { prefix } : {}),
     ...(env.REGISTRY_S3_ENDPOINT ? { endpoint: env.REGISTRY_S3_ENDPOINT, forcePathStyle: true } : {}),
   });
-  const queue = new SqsJobQueue({
-    queueUrl: required(env, 'REGISTRY_QUEUE_URL'),
-    region,
-    ...(env.REGISTRY_SQS_ENDPOINT ? { endpoint: env.REGISTRY_SQS_ENDPOINT } : {}),
-  });
+  const queue = queueFrom(env, region);
   const publicBaseUrl = publicBaseUrlFrom(env);
   if (!publicBaseUrl) throw new ConfigurationError('REGISTRY_PUBLIC_URL', 'is required');
   const log = createLogger({ level: logLevelFrom(env), fields: { function: env.AWS_LAMBDA_FUNCTION_NAME } });
@@ -77,7 +86,7 @@ export function lambdaDependencies(env: Env = process.env): HandlerDependencies 
 let shared: HandlerDependencies | undefined;
 
 /** The container-wide dependencies, created on first use. */
-export function runtimeDependencies(): HandlerDependencies {
-  shared ??= lambdaDependencies();
+export function runtimeDependencies(queueFrom: QueueFactory): HandlerDependencies {
+  shared ??= lambdaDependencies(queueFrom);
   return shared;
 }

@@ -10,12 +10,11 @@ import { decodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
 import { REPO_MEDIA_TYPE_PREFIX, repositoryVariant, type RepoVersion, type RepositoryDocument } from './index-document.ts';
 import { openRepositoryView, type RepositoryView } from './index-store/index-reader.ts';
-import { readPublishedDocument } from './index-store/index-writer.ts';
+import { INDEX_METADATA, readPublishedDocument } from './index-store/published-index.ts';
 import { INDEX_KEY, resourceKey } from './layout.ts';
 import { NotFoundError } from './registry-errors.ts';
 import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
 import { rangedReply } from './serve-images.ts';
-import { INDEX_METADATA } from './repository-index.ts';
 
 /** A transport-neutral answer: the handler turns it into an API Gateway result. */
 export type Reply =

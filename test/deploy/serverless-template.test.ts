@@ -4,7 +4,7 @@
  * dead-letter queue, and IAM scoped to the bucket and the queue.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,33 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     assert.deepEqual(functions.map(([name]) => name.replace(/LambdaFunction$/, '').toLowerCase()).sort(), [...FUNCTIONS].sort());
     for (const [, fn] of functions) assert.equal(fn.Properties.Runtime, 'nodejs20.x');
     for (const name of FUNCTIONS) await readFile(join(directory, `${name}.zip`));
+  });
+
+  it('ships each function minified, without a source map in its zip or loaded at start, within 500 KB', async () => {
+    for (const name of FUNCTIONS) {
+      const zip = await readFile(join(directory, `${name}.zip`));
+      assert.ok(zip.length <= 500 * 1024, `${name}.zip is ${zip.length} bytes`);
+      const listing = execFileSync('unzip', ['-Z1', join(directory, `${name}.zip`)], { encoding: 'utf8' }).trim().split('\n');
+      assert.deepEqual(listing, [`functions/${name}.mjs`], `${name}.zip holds its module alone`);
+      const code = execFileSync('unzip', ['-p', join(directory, `${name}.zip`), `functions/${name}.mjs`], { maxBuffer: 16 * 1024 * 1024 });
+      assert.ok(!code.includes('sourceMappingURL'), `${name}.mjs names no map`);
+      // Minified: few lines for its size.
+      assert.ok(code.length / code.toString('utf8').split('\n').length > 1000, `${name}.mjs is minified`);
+    }
+    for (const [, fn] of ofType(template, 'AWS::Lambda::Function')) {
+      const environment = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      assert.ok(!(environment.NODE_OPTIONS ?? '').includes('--enable-source-maps'), 'source maps are not loaded by default');
+    }
+  });
+
+  it('keeps no AWS client the read functions do not use: no SQS and no schema validator in health, repo, resource and registry', async () => {
+    for (const name of ['health', 'repo', 'resource', 'registry']) {
+      const code = execFileSync('unzip', ['-p', join(directory, `${name}.zip`), `functions/${name}.mjs`], { maxBuffer: 16 * 1024 * 1024 }).toString('utf8');
+      assert.ok(!code.includes('AmazonSQS'), `${name} carries the SQS client`);
+      assert.ok(!code.includes('json-schema-draft-04') && !code.includes('ajv'), `${name} carries ajv or the schemas`);
+    }
+    const upload = execFileSync('unzip', ['-p', join(directory, 'upload.zip'), 'functions/upload.mjs'], { maxBuffer: 16 * 1024 * 1024 }).toString('utf8');
+    assert.ok(upload.includes('AmazonSQS'), 'the check would see the SQS client where it is');
   });
 
   it('routes exactly the HTTP API routes the embedded server routes', () => {

@@ -14,14 +14,18 @@ export interface SqsJobQueueOptions {
 
 export class SqsJobQueue implements JobQueue {
   readonly name = 'sqs';
-  readonly client: SQSClient;
+  private madeClient: SQSClient | undefined;
 
-  constructor(private readonly options: SqsJobQueueOptions) {
-    this.client = new SQSClient({
-      region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
+  constructor(private readonly options: SqsJobQueueOptions) {}
+
+  /** Made on first use: a Lambda's module init then costs nothing for it. */
+  get client(): SQSClient {
+    this.madeClient ??= new SQSClient({
+      region: this.options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
     });
+    return this.madeClient;
   }
 
   async send(job: RegistryJob, options: { deduplicationId: string }): Promise<void> {

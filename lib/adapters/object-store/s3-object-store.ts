@@ -69,12 +69,22 @@ export interface S3ObjectStoreOptions {
 
 export class S3ObjectStore implements ObjectStore {
   readonly name = ADAPTER;
-  readonly client: S3Client;
   private readonly prefix: string;
+  private madeClient: S3Client | undefined;
 
   constructor(private readonly options: S3ObjectStoreOptions) {
     this.prefix = options.prefix ? `${options.prefix.replace(/\/+$/, '')}/` : '';
-    this.client = new S3Client({
+  }
+
+  /** Made on first use: a Lambda's module init then costs nothing for it (issue 11, item 5). */
+  get client(): S3Client {
+    this.madeClient ??= this.makeClient();
+    return this.madeClient;
+  }
+
+  private makeClient(): S3Client {
+    const options = this.options;
+    return new S3Client({
       region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,

@@ -26,18 +26,12 @@ import { readJson } from '../json-objects.ts';
 import { INDEX_KEY, indexTableKey, indexViewKey, mediaObjectKey } from '../layout.ts';
 import { nextTurn } from '../../support/turns.ts';
 import { entryPieceOf } from './entry-pieces.ts';
+import { INDEX_METADATA } from './published-index.ts';
+
+export { INDEX_METADATA, readPublishedDocument } from './published-index.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
 import { compareRows, decodeTable, MAX_DCOS_THRESHOLDS, serialiseTable, type IndexRow, type StoredTable } from './index-table.ts';
 import { buildRepositoryObject, COMMA, parseDescription, slicesOf, viewTail, type BuiltObject, type EntryPiece, type ViewClass } from './repository-object.ts';
-
-/** Object metadata of the index objects, so health and maintenance can answer from a HEAD. */
-export const INDEX_METADATA = {
-  entries: 'entries',
-  publicBaseUrl: 'public-base-url',
-  dockerHost: 'docker-host',
-  generation: 'generation',
-  table: 'table',
-} as const;
 
 export interface IndexHosts {
   readonly publicBaseUrl: string;
@@ -427,16 +421,3 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
   }
   return true;
 }
-
-/** The whole published document, decoded: for checks (fsck, tests), never on a request path. */
-export async function readPublishedDocument(store: ObjectStore, media: RepoVersion = 'v5'): Promise<{ document: RepositoryDocument; etag: string; metadata: Readonly<Record<string, string>> } | undefined> {
-  try {
-    const object = await store.get(mediaObjectKey(media));
-    const bytes = await readAllBytes(object.body);
-    return { document: JSON.parse((await gunzipAsync(bytes)).toString('utf8')) as RepositoryDocument, etag: object.etag, metadata: object.metadata };
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) return undefined;
-    throw error;
-  }
-}
-

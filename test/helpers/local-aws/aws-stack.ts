@@ -17,6 +17,7 @@ import { appendFileSync } from 'node:fs';
 import { createLogger, silentLogger } from '../../../lib/support/logger.ts';
 import { TEST_TOKEN } from '../embedded-registry.ts';
 import type { RegistryUnderTest } from '../registry-under-test.ts';
+import { sqsQueue } from '../../../lib/config/lambda-queue.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from './local-s3.ts';
 import { pollQueue, startLocalSqs } from './local-sqs.ts';
 
@@ -30,7 +31,7 @@ export async function startAwsStack(options: { prefix?: string; environment?: Re
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const prefix = options.prefix ?? 'registry';
-  const dependencies = lambdaDependencies({
+  const dependencies = lambdaDependencies(sqsQueue, {
     AWS_REGION: 'us-east-1',
     REGISTRY_BUCKET: s3.bucket,
     REGISTRY_S3_PREFIX: prefix,
