@@ -25,6 +25,24 @@ export class RegistryClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.send<T>(method, path, body)).value as T;
+  }
+
+  /**
+   * GET of a record the server holds until it changes: with the ETag of the version the caller
+   * has and `Prefer: wait` (the server's record-watch). Undefined when it did not change within
+   * the wait; `waited` is false when the server did not wait (an older one), so the caller paces
+   * itself.
+   */
+  async watch<T>(path: string, known: string | undefined, waitSeconds: number): Promise<{ value: T; etag: string | undefined; waited: boolean } | undefined> {
+    const headers: Record<string, string> = { prefer: `wait=${waitSeconds}`, ...(known ? { 'if-none-match': known } : {}) };
+    const { status, value, response } = await this.send<T>('GET', path, undefined, headers);
+    const waited = response.headers.get('preference-applied') !== null;
+    if (status === 304) return undefined;
+    return { value: value as T, etag: response.headers.get('etag') ?? undefined, waited };
+  }
+
+  private async send<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; value: T | undefined; response: Response }> {
     const url = new URL(path.replace(/^\//, ''), this.base);
     let response: Response;
     try {
@@ -34,6 +52,7 @@ export class RegistryClient {
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+          ...extraHeaders,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
@@ -50,14 +69,14 @@ export class RegistryClient {
     } catch {
       parsed = undefined;
     }
-    if (!response.ok) {
+    if (!response.ok && response.status !== 304) {
       const envelope = parsed as { type?: string; message?: string; data?: Record<string, unknown> } | undefined;
       if (envelope?.type && envelope.message) throw new RegistryError(envelope.type, envelope.message, envelope.data ?? {});
       throw new RegistryError('RegistryError', `The registry answered ${response.status} ${response.statusText} to ${method} ${url.pathname}`, {
         status: response.status,
       });
     }
-    return parsed as T;
+    return { status: response.status, value: parsed as T | undefined, response };
   }
 
   /**

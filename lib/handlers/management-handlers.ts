@@ -3,15 +3,17 @@ import { json, jsonBody, pathParameter } from '../http/api-gateway.ts';
 import { httpHandler } from '../http/middleware.ts';
 import { recordAudit } from '../registry/audit.ts';
 import { describePackage } from '../registry/records.ts';
-import { describe, requestRemoval } from '../registry/packages.ts';
+import { describeVersion, requestRemoval } from '../registry/packages.ts';
+import type { PackageRecord } from '../registry/records.ts';
 import { readCatalogPage } from '../registry/catalog/package-catalog.ts';
 import { fsck } from '../registry/maintenance/fsck.ts';
 import { collectGarbage } from '../registry/maintenance/garbage-collector.ts';
 import { reconcile } from '../registry/maintenance/reconciler.ts';
 import { reindex } from '../registry/publisher.ts';
 import { InvalidRequestError } from '../registry/registry-errors.ts';
-import { completeUpload, createUpload, getUpload, parseCompletion, parseUploadRequest } from '../registry/uploads.ts';
+import { completeUpload, createUpload, getUpload, getUploadVersion, parseCompletion, parseUploadRequest } from '../registry/uploads.ts';
 import type { HandlerDependencies } from './dependencies.ts';
+import { watchedJson } from './watched-json.ts';
 
 export function makeUploadHandler(dependencies: HandlerDependencies) {
   const { context, auth } = dependencies;
@@ -23,8 +25,10 @@ export function makeUploadHandler(dependencies: HandlerDependencies) {
           await recordAudit(context, { actor: scope.actor, action: 'upload.create', outcome: 'ok', uploadId: ticket.uploadId });
           return json(201, ticket);
         }
-        case 'GET /v1/uploads/{uploadId}':
-          return json(200, await getUpload(context, pathParameter(event, 'uploadId')));
+        case 'GET /v1/uploads/{uploadId}': {
+          const uploadId = pathParameter(event, 'uploadId');
+          return watchedJson(event, context, () => getUploadVersion(context, uploadId), (record) => record);
+        }
         case 'POST /v1/uploads/{uploadId}/complete': {
           const { record, bundleKey, present } = await completeUpload(context, pathParameter(event, 'uploadId'), parseCompletion(jsonBody(event)));
           // The registry may have taken the bundle already (the store's event beat this call, and
@@ -63,9 +67,19 @@ export function makeDescribeHandler({ context, auth }: HandlerDependencies) {
       }
       const target = { name: pathParameter(event, 'name'), version: pathParameter(event, 'version') };
       try {
-        const record = await describe(context, target.name, target.version);
-        await recordAudit(context, { actor: scope.actor, action: 'package.describe', outcome: 'ok', package: target, contentDigest: record.contentDigest });
-        return json(200, describePackage(record));
+        let described: PackageRecord | undefined;
+        const result = await watchedJson(
+          event,
+          context,
+          async () => {
+            const version = await describeVersion(context, target.name, target.version);
+            described = version.value;
+            return version;
+          },
+          describePackage,
+        );
+        await recordAudit(context, { actor: scope.actor, action: 'package.describe', outcome: 'ok', package: target, ...(described ? { contentDigest: described.contentDigest } : {}) });
+        return result;
       } catch (error) {
         await recordAudit(context, { actor: scope.actor, action: 'package.describe', outcome: 'refused', package: target, reason: (error as Error).message });
         throw error;

@@ -38,6 +38,8 @@ export interface RegistrySettings {
   readonly maxAttempts: number;
   /** How long records of ended uploads are kept (the `describe` of an upload), in seconds. */
   readonly uploadRecordRetentionSeconds: number;
+  /** How often a long-polling request looks at the record it waits on (record-watch.ts), in ms. */
+  readonly recordPollMs: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
@@ -56,6 +58,8 @@ export const DEFAULT_SETTINGS: Omit<RegistrySettings, 'publicBaseUrl'> = {
   staleAfterSeconds: 120,
   maxAttempts: 3,
   uploadRecordRetentionSeconds: 30 * 24 * 60 * 60,
+  // A HEAD of the record four times a second while a client waits (at most 20 s a request).
+  recordPollMs: 250,
 };
 
 export interface RegistryContext {

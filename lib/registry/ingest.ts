@@ -40,7 +40,7 @@ import {
 } from './layout.ts';
 import { PackageAlreadyExistsError, PackageCoordinateTooLongError } from './registry-errors.ts';
 import { recordAudit } from './audit.ts';
-import { isReplaceableRecord, type PackageRecord, type PublishedImage, type UploadRecord } from './records.ts';
+import { isReplaceableRecord, type IngestProgress, type PackageRecord, type PublishedImage, type UploadRecord } from './records.ts';
 import type { ManifestImage } from '../bundle/bundle-layout.ts';
 import { openStoredObject } from './store-byte-source.ts';
 import { releaseIngestLease, runningGcRuns, waitForGcRuns, writeIngestLease, type IngestLease } from './maintenance/leases.ts';
@@ -52,6 +52,9 @@ export type IngestOutcome =
   | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean; readonly contentDigest?: string }
   | { readonly outcome: 'rejected'; readonly error: ErrorEnvelope }
   | { readonly outcome: 'ignored'; readonly reason: string };
+
+/** How often an attempt's progress is written into its upload's record, at most. */
+const PROGRESS_INTERVAL_MS = 1000;
 
 const sha256 = (text: string | Uint8Array): string => createHash('sha256').update(text).digest('hex');
 
@@ -238,6 +241,8 @@ async function claimUpload(context: RegistryContext, uploadId: string, bundleKey
 interface Heartbeat {
   /** Called as work progresses: writes a heartbeat if one is due. */
   beat(): void;
+  /** Says how far the attempt has got: written into the upload's record within a second. */
+  report(progress: IngestProgress): void;
   /** The lease to keep fresh too, while the attempt holds one, and when it was last written. */
   lease: IngestLease | undefined;
   leaseWrittenAt: number;
@@ -255,14 +260,24 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
   let last = Date.now();
   let progressed = false;
   let writing: Promise<unknown> | undefined;
+  let progress: IngestProgress | undefined;
+  let progressWritten: IngestProgress | undefined;
   const interval = heartbeatMs(context.settings);
+  // Progress is for a person watching (add --wait): once a second is enough, and bounds the writes.
+  const progressInterval = Math.min(interval, PROGRESS_INTERVAL_MS);
   const write = (): void => {
-    if (writing || !progressed || Date.now() - last < interval) return;
+    const elapsed = Date.now() - last;
+    const progressDue = progress !== progressWritten && elapsed >= progressInterval;
+    if (writing || !((progressed && elapsed >= interval) || progressDue)) return;
     last = Date.now();
     progressed = false;
     const lease = heartbeat.lease;
+    const reported = progress;
+    progressWritten = reported;
     writing = updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) =>
-      current && current.attemptId === attemptId && current.status === 'Validating' ? { ...current, updatedAt: context.now().toISOString() } : undefined,
+      current && current.attemptId === attemptId && current.status === 'Validating'
+        ? { ...current, ...(reported ? { progress: reported } : {}), updatedAt: context.now().toISOString() }
+        : undefined,
     )
       .then(async () => {
         if (!lease || heartbeat.lease !== lease) return;
@@ -280,7 +295,11 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
   };
   const timer = setInterval(write, Math.max(50, Math.floor(interval / 4)));
   timer.unref();
-  const heartbeat: Heartbeat = { beat, lease: undefined, leaseWrittenAt: 0, leaseLapsed: false, stop: () => clearInterval(timer) };
+  const report = (next: IngestProgress): void => {
+    progress = next;
+    write();
+  };
+  const heartbeat: Heartbeat = { beat, report, lease: undefined, leaseWrittenAt: 0, leaseLapsed: false, stop: () => clearInterval(timer) };
   return heartbeat;
 }
 
@@ -294,7 +313,7 @@ async function finishUpload(
     // The first outcome recorded stands: an attempt taken for dead that finishes after another
     // one (or the reverse) never flips Accepted and Rejected.
     if (!current || current.status !== 'Validating') return undefined;
-    const { lastError: _lastError, ...rest } = current;
+    const { lastError: _lastError, progress: _progress, ...rest } = current;
     return { ...rest, ...outcome, updatedAt: context.now().toISOString() };
   });
 }
@@ -356,9 +375,25 @@ async function stagePackage(
     await releaseIngestLease(context, uploadId);
   };
   let collections = await runningGcRuns(context);
-  const alive = (): void => heartbeat.beat();
-  for (const digest of resources) await copyContent(context, bundle, 'resource', digest, alive);
-  for (const digest of imageBlobs) await copyImageBlob(digest);
+  const sizeOf = (digest: string): number => bundle.resources.get(digest)?.size ?? bundle.imageBlobs.get(digest)?.size ?? served.reduced.get(digest)?.bytes.length ?? 0;
+  const files = [...resources, ...imageBlobs];
+  const counted = { filesDone: 0, filesTotal: files.length, bytesDone: 0, bytesTotal: files.reduce((sum, digest) => sum + sizeOf(digest), 0) };
+  const alive = (bytes = 0): void => {
+    // (Files put back after a collection are checked again: never past the whole.)
+    counted.bytesDone = Math.min(counted.bytesDone + bytes, counted.bytesTotal);
+    heartbeat.report({ phase: 'verifying', ...counted });
+    heartbeat.beat();
+  };
+  alive();
+  for (const digest of resources) {
+    await copyContent(context, bundle, 'resource', digest, alive);
+    counted.filesDone++;
+  }
+  for (const digest of imageBlobs) {
+    await copyImageBlob(digest);
+    counted.filesDone++;
+  }
+  heartbeat.report({ phase: 'recording', ...counted, bytesDone: counted.bytesTotal });
   for (const [digest, omitted] of served.omitted) await noteOmittedManifest(context, digest, omitted);
   const writeDocuments = async (): Promise<void> => {
     await context.store.put(packageMetadataKey(coordinate, contentDigest), metadataBytes, { contentType: 'application/json' });
@@ -443,7 +478,7 @@ function uniqueImages(images: readonly ManifestImage[]): PublishedImage[] {
  * the reader, its CRC-32) as it streams. Content already stored is still read and checked, so a
  * damaged bundle is refused whatever the store holds.
  */
-async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'resource' | 'image-blob', digest: string, alive: () => void): Promise<void> {
+async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'resource' | 'image-blob', digest: string, alive: (bytes?: number) => void): Promise<void> {
   const key = kind === 'resource' ? resourceKey(digest) : imageBlobKey(digest);
   const content = (kind === 'resource' ? bundle.resources : bundle.imageBlobs).get(digest)!;
   const entryName = content.entry.name;
@@ -451,7 +486,7 @@ async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'reso
     const hash = createHash('sha256');
     for await (const chunk of kind === 'resource' ? bundle.resourceStream(digest) : bundle.imageBlobStream(digest)) {
       hash.update(chunk);
-      alive();
+      alive(chunk.length);
       yield chunk;
     }
     const actual = hash.digest('hex');

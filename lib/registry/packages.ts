@@ -2,16 +2,22 @@
 import { createHash } from 'node:crypto';
 import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
-import { readJson, updateJson } from './json-objects.ts';
+import { readJson, updateJson, type Versioned } from './json-objects.ts';
 import { packageRecordKey } from './layout.ts';
 import type { PackageRecord } from './records.ts';
 import { VersionNotFoundError } from './registry-errors.ts';
 import { noteInCatalog } from './catalog/package-catalog.ts';
 
 export async function describe(context: RegistryContext, name: string, version: string): Promise<PackageRecord> {
-  const record = await readJson<PackageRecord>(context.store, packageRecordKey(encodeCoordinate({ name, version })));
+  return (await describeVersion(context, name, version)).value;
+}
+
+/** The package's record with its ETag and key, for a client that waits on it (record-watch.ts). */
+export async function describeVersion(context: RegistryContext, name: string, version: string): Promise<Versioned<PackageRecord> & { key: string }> {
+  const key = packageRecordKey(encodeCoordinate({ name, version }));
+  const record = await readJson<PackageRecord>(context.store, key);
   if (!record || record.value.status === 'Removed') throw new VersionNotFoundError(name, version);
-  return record.value;
+  return { ...record, key };
 }
 
 /** Marks the package Removing and queues its removal; the index writer does the rest. */

@@ -28,8 +28,20 @@ export interface UploadRecord {
   readonly lastError?: ErrorEnvelope;
   readonly packages: readonly PackageCoordinate[];
   readonly error: ErrorEnvelope | null;
+  /** While Validating: how far the attempt has got (written with its heartbeat, at most once a second). */
+  readonly progress?: IngestProgress;
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/** What an ingest attempt is doing: checking the bundle's files into storage, then recording the package. */
+export interface IngestProgress {
+  readonly phase: 'verifying' | 'recording';
+  /** Files (resources and image blobs) checked and stored, of the bundle's. */
+  readonly filesDone: number;
+  readonly filesTotal: number;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
 }
 
 export interface PublishedImage {

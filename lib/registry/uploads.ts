@@ -1,7 +1,7 @@
 /** The upload side of the management API: where to put a bundle, and what became of it. */
 import { randomUUID } from 'node:crypto';
 import type { RegistryContext } from './context.ts';
-import { readJson, writeJsonIf } from './json-objects.ts';
+import { readJson, writeJsonIf, type Versioned } from './json-objects.ts';
 import { isUploadId, uploadBundleKey, uploadRecordKey } from './layout.ts';
 import type { UploadRecord } from './records.ts';
 import { InvalidRequestError, UploadNotFoundError } from './registry-errors.ts';
@@ -121,10 +121,16 @@ function newRecord(uploadId: string, request: UploadRequest, now: Date, actor: s
 }
 
 export async function getUpload(context: RegistryContext, uploadId: string): Promise<UploadRecord> {
+  return (await getUploadVersion(context, uploadId)).value;
+}
+
+/** The upload's record with its ETag and key, for a client that waits on it (record-watch.ts). */
+export async function getUploadVersion(context: RegistryContext, uploadId: string): Promise<Versioned<UploadRecord> & { key: string }> {
   if (!isUploadId(uploadId)) throw new UploadNotFoundError(uploadId);
-  const record = await readJson<UploadRecord>(context.store, uploadRecordKey(uploadId));
+  const key = uploadRecordKey(uploadId);
+  const record = await readJson<UploadRecord>(context.store, key);
   if (!record) throw new UploadNotFoundError(uploadId);
-  return record.value;
+  return { ...record, key };
 }
 
 /**

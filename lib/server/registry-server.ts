@@ -78,11 +78,12 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const queue = new InProcessJobQueue(log);
   const settings = {
     ...DEFAULT_SETTINGS,
-    // No Lambda response limit here: the repository streams from storage whatever its size;
-    // resources and blobs stream up to 64 MiB inline, redirect above (to this server for the
-    // filesystem store, to the bucket for S3).
+    // No Lambda response limit here: the repository, resources and blobs stream from storage
+    // whatever their size (the inline limit only bounds what a host that cannot stream gathers).
     maxInlineResponseBytes: 64 * 1024 * 1024,
     streamResponses: true,
+    // A HEAD of a local file: cheap enough to look often for a long-polling client.
+    recordPollMs: 100,
     get publicBaseUrl() {
       return baseUrl;
     },

@@ -17,6 +17,7 @@ interface UploadRecord {
   status: 'Uploading' | 'Validating' | 'Accepted' | 'Rejected';
   packages: { name: string; version: string }[];
   error: { type: string; message: string; data: Record<string, unknown> } | null;
+  progress?: { phase: 'verifying' | 'recording'; filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number };
 }
 
 interface PackageDescription {
@@ -30,7 +31,10 @@ interface PackageDescription {
   error: { type: string; message: string } | null;
 }
 
+/** Between two looks at a server that does not hold requests (one older than long polling). */
 const POLL_INTERVAL_MS = 500;
+/** How long one request asks the server to hold it until the record changes. */
+const WATCH_SECONDS = 20;
 
 export function withServerOptions(command: Command): Command {
   return command
@@ -45,14 +49,35 @@ function timeoutSeconds(value: string): number {
   return seconds;
 }
 
-async function waitFor<T>(what: string, seconds: number, poll: () => Promise<T | undefined>): Promise<T> {
+/**
+ * Follows a record until `done` says it is done: each request is held by the server until the
+ * record changes (long polling), so a change is seen within the server's look at storage, not
+ * after a sleep here; `seen` gets every version on the way (progress).
+ */
+async function waitFor<R, T>(what: string, seconds: number, client: RegistryClient, path: string, done: (record: R) => T | undefined, seen: (record: R) => void = () => undefined): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
+  let known: string | undefined;
   for (;;) {
-    const result = await poll();
-    if (result !== undefined) return result;
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    const watched = await client.watch<R>(path, known, Math.max(1, Math.min(WATCH_SECONDS, left)));
+    if (watched) {
+      seen(watched.value);
+      const result = done(watched.value);
+      if (result !== undefined) return result;
+      known = watched.etag;
+      if (!watched.waited || !known) await sleep(POLL_INTERVAL_MS);
+    }
     if (Date.now() > deadline) throw new RegistryError('Timeout', `Gave up waiting after ${seconds} s for ${what}; check later with describe`, {});
-    await sleep(POLL_INTERVAL_MS);
   }
+}
+
+/** The server's phase of an upload, as a person reads it. */
+function uploadPhase(record: UploadRecord): string {
+  if (record.status === 'Uploading') return 'waiting for the registry to take the bundle';
+  const progress = record.progress;
+  if (!progress) return 'opening the bundle';
+  if (progress.phase === 'recording') return `recording the package (${progress.filesTotal} files verified)`;
+  return `verifying ${progress.filesDone}/${progress.filesTotal} files`;
 }
 
 export function registerServerCommands(program: Command, run: CommandRunner): void {
@@ -92,10 +117,25 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
         }
         progress.stop();
         await client.request('POST', `/v1/uploads/${ticket.uploadId}/complete`, completion);
-        const record = await waitFor(`the validation of upload ${ticket.uploadId}`, seconds, async () => {
-          const current = await client.request<UploadRecord>('GET', `/v1/uploads/${ticket.uploadId}`);
-          return current.status === 'Accepted' || current.status === 'Rejected' ? current : undefined;
-        });
+        let phase = '';
+        const record = await waitFor<UploadRecord, UploadRecord>(
+          `the validation of upload ${ticket.uploadId}`,
+          seconds,
+          client,
+          `/v1/uploads/${ticket.uploadId}`,
+          (current) => (current.status === 'Accepted' || current.status === 'Rejected' ? current : undefined),
+          (current) => {
+            if (current.status !== 'Validating' && current.status !== 'Uploading') return progress.stop();
+            const next = uploadPhase(current);
+            if (next !== phase) {
+              phase = next;
+              // On a terminal, the bar names the phase; elsewhere nothing is drawn.
+              progress.start(`${next}:`, current.progress?.bytesTotal);
+            }
+            if (current.progress) progress.update(current.progress.bytesDone, current.progress.bytesTotal);
+          },
+        );
+        progress.stop();
         if (record.status === 'Rejected') {
           const error = record.error ?? { type: 'Rejected', message: 'The registry rejected the bundle', data: {} };
           throw new RegistryError(error.type, error.message, { ...error.data, uploadId: ticket.uploadId });
@@ -148,15 +188,12 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
         await client.request('DELETE', path);
         let status = 'Removing';
         if (options.wait) {
-          await waitFor(`the removal of ${options.packageName} ${options.packageVersion}`, seconds, async () => {
-            try {
-              await client.request('GET', path);
-              return undefined;
-            } catch (error) {
-              if (error instanceof RegistryError && error.type === 'VersionNotFound') return true;
-              throw error;
-            }
-          });
+          // Followed until the version is gone (its describe answers VersionNotFound).
+          try {
+            await waitFor<PackageDescription, never>(`the removal of ${options.packageName} ${options.packageVersion}`, seconds, client, path, () => undefined);
+          } catch (error) {
+            if (!(error instanceof RegistryError && error.type === 'VersionNotFound')) throw error;
+          }
           status = 'Removed';
         }
         const text = status === 'Removed' ? `Removed package ${options.packageName} ${options.packageVersion}` : `Removing package ${options.packageName} ${options.packageVersion}`;
@@ -193,8 +230,7 @@ function packagePath(name: string, version: string): string {
 }
 
 async function waitUntilAdded(client: RegistryClient, name: string, version: string, seconds: number): Promise<void> {
-  await waitFor(`${name} ${version} to be added`, seconds, async () => {
-    const pkg = await client.request<PackageDescription>('GET', packagePath(name, version));
+  await waitFor<PackageDescription, true>(`${name} ${version} to be added`, seconds, client, packagePath(name, version), (pkg) => {
     if (pkg.status === 'Failed') throw new RegistryError(pkg.error?.type ?? 'Failed', pkg.error?.message ?? `${name} ${version} failed`, {});
     return pkg.status === 'Added' ? true : undefined;
   });
