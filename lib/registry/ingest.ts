@@ -262,6 +262,10 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
   let writing: Promise<unknown> | undefined;
   let progress: IngestProgress | undefined;
   let progressWritten: IngestProgress | undefined;
+  // When the attempt last showed a sign of life: what a heartbeat records, even when it is
+  // written later (by the timer), so a write never makes a stalled attempt look alive for longer
+  // (test/fault/adversarial-errors.test.ts, D1b).
+  let signOfLife = context.now();
   const interval = heartbeatMs(context.settings);
   // Progress is for a person watching (add --wait): once a second is enough, and bounds the writes.
   const progressInterval = Math.min(interval, PROGRESS_INTERVAL_MS);
@@ -276,7 +280,7 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
     progressWritten = reported;
     writing = updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) =>
       current && current.attemptId === attemptId && current.status === 'Validating'
-        ? { ...current, ...(reported ? { progress: reported } : {}), updatedAt: context.now().toISOString() }
+        ? { ...current, ...(reported ? { progress: reported } : {}), updatedAt: signOfLife.toISOString() }
         : undefined,
     )
       .then(async () => {
@@ -291,12 +295,14 @@ function startHeartbeat(context: RegistryContext, uploadId: string, attemptId: s
   };
   const beat = (): void => {
     progressed = true;
+    signOfLife = context.now();
     write();
   };
   const timer = setInterval(write, Math.max(50, Math.floor(interval / 4)));
   timer.unref();
   const report = (next: IngestProgress): void => {
     progress = next;
+    signOfLife = context.now();
     write();
   };
   const heartbeat: Heartbeat = { beat, report, lease: undefined, leaseWrittenAt: 0, leaseLapsed: false, stop: () => clearInterval(timer) };
