@@ -19,6 +19,8 @@ import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { FsObjectStore } from '../../lib/adapters/object-store/fs-object-store.ts';
 import { writeImageBundle } from './image-bundle.ts';
+import { benchAddEndToEnd } from './add-end-to-end.ts';
+import { benchLambdaFunctions } from './lambda-functions.ts';
 
 const MiB = 1024 * 1024;
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
@@ -142,6 +144,8 @@ async function main(): Promise<void> {
         `peak RSS ${build.maxRssMiB?.toFixed(0)} MiB (goal < 150 MiB); bundle ${((await stat(bundle)).size / MiB).toFixed(1)} MiB`,
     );
     await benchIngest(work, copy);
+    await benchAddEndToEnd();
+    await benchLambdaFunctions();
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -15,6 +15,7 @@ describeObjectStore('s3 (local S3-compatible server)', async () => server.store(
   presign: true,
   // Each round is three requests; the race these rounds look for is the filesystem's.
   raceIterations: 200,
+  unorderedAcrossFolders: 's3rver lists keys in the order it walks its folders, not in byte order as S3 and MinIO do (and as the S3 adapter passes on)',
   faults: {
     inject: (spec) => server.injectFault(spec),
     clear: () => server.clearFaults(),

@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   assertValidKey,
@@ -165,17 +165,14 @@ export class FsObjectStore implements ObjectStore {
     // Start at the deepest directory the prefix names fully.
     const directoryPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const keys: string[] = [];
-    await this.collectKeys(join(this.root, directoryPart), prefix, keys);
-    keys.sort();
-    const after = options.token;
-    const selected = (after === undefined ? keys : keys.filter((key) => key > after)).slice(0, limit + 1);
-    const page = selected.slice(0, limit);
+    await this.collectPage(join(this.root, directoryPart), directoryPart, prefix, options.token, limit + 1, keys);
+    const page = keys.slice(0, limit);
     const objects: ObjectInfo[] = [];
-    for (const key of page) {
-      const info = await this.head(key);
-      if (info) objects.push(info);
+    // Read a few at a time: a page of a thousand read one by one took 300 ms.
+    for (let start = 0; start < page.length; start += 16) {
+      for (const info of await Promise.all(page.slice(start, start + 16).map((key) => this.head(key)))) if (info) objects.push(info);
     }
-    return selected.length > limit ? { objects, nextToken: page[page.length - 1]! } : { objects };
+    return keys.length > limit ? { objects, nextToken: page[page.length - 1]! } : { objects };
   }
 
   async presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined> {
@@ -250,24 +247,46 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  private async collectKeys(directory: string, prefix: string, keys: string[]): Promise<void> {
-    let entries;
+  /**
+   * Up to `wanted` keys under `prefix` after `after`, in key order, walking only what the page
+   * needs: each directory's entries in the order of the keys they hold (a directory's keys all
+   * start with its name and a slash), whole directories before `after` skipped, the walk ended
+   * once the page is full. Listing every key again for every page made walking all of them
+   * (a reindex) quadratic: at ten thousand versions each page took a second.
+   * Returns whether the page is full.
+   */
+  private async collectPage(directory: string, directoryKey: string, prefix: string, after: string | undefined, wanted: number, keys: string[]): Promise<boolean> {
+    // Names only: a folder of ten thousand packages read with file types built as many Dirent
+    // objects at once (70 ms of one turn with the garbage they left). An object is a `.obj` file,
+    // a write in progress a `.tmp` one; anything else is taken for a folder (a stray file fails
+    // its readdir as ENOTDIR and holds nothing).
+    let names: string[];
     try {
-      entries = await readdir(directory, { withFileTypes: true });
+      names = await readdir(directory);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
       throw error;
     }
-    for (const entry of entries) {
-      const path = join(directory, entry.name);
-      const key = relative(this.root, path).split(sep).join('/');
-      if (entry.isDirectory()) {
-        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await this.collectKeys(path, prefix, keys);
-      } else if (entry.name.endsWith(SUFFIX)) {
-        const objectKey = key.slice(0, -SUFFIX.length);
-        if (objectKey.startsWith(prefix)) keys.push(objectKey);
+    const base = directoryKey === '' ? '' : `${directoryKey}/`;
+    const items: { name: string; key: string; directory: boolean }[] = [];
+    for (const name of names) {
+      if (name.endsWith(SUFFIX)) items.push({ name, key: `${base}${name.slice(0, -SUFFIX.length)}`, directory: false });
+      else if (!name.endsWith(TEMPORARY_SUFFIX)) items.push({ name, key: `${base}${name}/`, directory: true });
+    }
+    items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const item of items) {
+      if (item.directory) {
+        // Nothing under it matches, or everything under it comes before the page.
+        if (!item.key.startsWith(prefix) && !prefix.startsWith(item.key)) continue;
+        if (after !== undefined && after > item.key && !after.startsWith(item.key)) continue;
+        if (await this.collectPage(join(directory, item.name), item.key.slice(0, -1), prefix, after, wanted, keys)) return true;
+      } else {
+        if (!item.key.startsWith(prefix) || (after !== undefined && item.key <= after)) continue;
+        keys.push(item.key);
+        if (keys.length >= wanted) return true;
       }
     }
+    return false;
   }
 
   private async pruneEmptyDirectories(directory: string): Promise<void> {
