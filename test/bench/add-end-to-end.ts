@@ -77,7 +77,7 @@ export async function benchAddEndToEnd(): Promise<void> {
   const rounds = Number(process.env.BENCH_ADD_ROUNDS ?? 2);
   const sequential = Number(process.env.BENCH_ADD_SEQUENTIAL ?? 20);
   const work = await mkdtemp(join(tmpdir(), 'dcos-registry-bench-add-'));
-  const server = await startRegistryProcess({ REGISTRY_DATA_DIR: join(work, 'data'), REGISTRY_AUTH_TOKENS: TOKEN, LOG_LEVEL: 'error' });
+  const server = await startRegistryProcess({ REGISTRY_DATA_DIR: join(work, 'data'), REGISTRY_AUTH_TOKENS: TOKEN });
   const pid = server.child.pid!;
   let seed = 0;
   try {
