@@ -4,6 +4,7 @@
  * did not within the wait (record-watch.ts).
  */
 import { header, json, type HttpEvent, type HttpResult } from '../http/api-gateway.ts';
+import { matchesEtag } from '../http/entity-tags.ts';
 import type { RegistryContext } from '../registry/context.ts';
 import { preferredWaitSeconds, waitForChange } from '../registry/record-watch.ts';
 
@@ -21,9 +22,9 @@ export async function watchedJson<T>(event: HttpEvent, context: RegistryContext,
   const known = header(event, 'if-none-match');
   const waitSeconds = preferredWaitSeconds(header(event, 'prefer'));
   const applied: Record<string, string> = waitSeconds > 0 ? { 'preference-applied': `wait=${waitSeconds}` } : {};
-  if (known !== undefined && known === entityTag(current.etag)) {
+  if (matchesEtag(known, entityTag(current.etag))) {
     if (waitSeconds > 0 && (await waitForChange(context.store, current.key, current.etag, waitSeconds * 1000, context.settings.recordPollMs))) current = await read();
-    if (known === entityTag(current.etag)) return { statusCode: 304, headers: { etag: known, ...applied }, body: '' };
+    if (matchesEtag(known, entityTag(current.etag))) return { statusCode: 304, headers: { etag: entityTag(current.etag), ...applied }, body: '' };
   }
   return json(200, shape(current.value), { etag: entityTag(current.etag), 'cache-control': 'no-store', ...applied });
 }

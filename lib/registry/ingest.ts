@@ -135,7 +135,7 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
           // The claim is let go, so the retried event can take it at once.
           await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) => {
             if (!current || current.attemptId !== attemptId || current.status !== 'Validating') return undefined;
-            const { attemptId: _released, ...rest } = current;
+            const { attemptId: _released, progress: _progress, ...rest } = current;
             return { ...rest, lastError: envelope, updatedAt: context.now().toISOString() };
           });
           measure('retried');
@@ -217,13 +217,10 @@ async function claimUpload(context: RegistryContext, uploadId: string, bundleKey
       claim = { kind: 'busy', record: current };
       return undefined;
     }
+    // A new attempt starts with no progress (a taken-over attempt's is not this one's).
+    const { progress: _progress, ...previous } = current ?? { uploadId, bundleKey, packages: [], createdAt: now.toISOString() };
     const next: UploadRecord = {
-      ...(current ?? {
-        uploadId,
-        bundleKey,
-        packages: [],
-        createdAt: now.toISOString(),
-      }),
+      ...previous,
       status: 'Validating',
       bundleKey,
       bundleIdentity: identity,
@@ -394,10 +391,12 @@ async function stagePackage(
   for (const digest of resources) {
     await copyContent(context, bundle, 'resource', digest, alive);
     counted.filesDone++;
+    alive();
   }
   for (const digest of imageBlobs) {
     await copyImageBlob(digest);
     counted.filesDone++;
+    alive();
   }
   heartbeat.report({ phase: 'recording', ...counted, bytesDone: counted.bytesTotal });
   for (const [digest, omitted] of served.omitted) await noteOmittedManifest(context, digest, omitted);

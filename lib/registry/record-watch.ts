@@ -15,7 +15,8 @@ export const MAX_WAIT_SECONDS = 20;
 
 /** The wait of `Prefer: wait=N` (seconds, at most MAX_WAIT_SECONDS); 0 when absent or malformed. */
 export function preferredWaitSeconds(prefer: string | undefined): number {
-  const match = /(?:^|[;,\s])wait=(\d{1,4})(?:$|[;,\s])/i.exec(prefer ?? '');
+  // Any number of digits (a long one is still a wait, capped); the header itself is bounded by the server's header limit.
+  const match = /(?:^|[;,\s])wait=(\d+)(?:$|[;,\s])/i.exec(prefer ?? '');
   return match ? Math.min(Number(match[1]), MAX_WAIT_SECONDS) : 0;
 }
 

@@ -14,6 +14,7 @@ import { INDEX_METADATA, readPublishedDocument } from './index-store/published-i
 import { INDEX_KEY, resourceKey } from './layout.ts';
 import { NotFoundError } from './registry-errors.ts';
 import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
+import { matchesEtag } from '../http/entity-tags.ts';
 import { rangedReply } from './serve-images.ts';
 
 /** A transport-neutral answer: the handler turns it into an API Gateway result. */
@@ -116,13 +117,6 @@ export async function serveRepository(context: RegistryContext, request: Reposit
   if (acceptsGzip) return { kind: 'stream', status: 200, headers: { ...headers, 'content-encoding': 'gzip', 'content-length': String(view.size) }, body: view.body };
   // A client that takes no gzip (curl without --compressed): decompressed as it streams.
   return { kind: 'stream', status: 200, headers, body: gunzipStream(view.body) };
-}
-
-/** If-None-Match by weak comparison (RFC 9110 §13.1.2): `W/` does not matter, `*` matches any. */
-function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
-  return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag));
 }
 
 /** `q=0` among a media range's or coding's parameters means "not this one" (RFC 9110 §12.4.2). */

@@ -9,6 +9,7 @@ import type { Route } from '../http/routes.ts';
 import { routeKey } from '../http/routes.ts';
 import { STREAMED_BODY, type StreamingResult } from '../http/api-gateway.ts';
 import { sendBody } from './send-body.ts';
+import { discardBody } from '../ports/object-store.ts';
 
 export function toApiGatewayEvent(
   request: IncomingMessage,
@@ -81,7 +82,9 @@ export async function writeApiGatewayResult(response: ServerResponse, result: AP
   if (streamed) {
     response.writeHead(result.statusCode ?? 200, headers);
     if (headOnly) {
-      await streamed[Symbol.asyncIterator]().return?.();
+      // Destroyed, not asked to return: an iterator that never started runs no cleanup, and the
+      // stored object would stay open.
+      discardBody(streamed);
       response.end();
       return;
     }

@@ -1,11 +1,10 @@
 /**
  * Attack on the directory store's batched put (BatchedWriter, fs-object-store.ts): small chunks
- * are gathered, not copied, and written by one writev per MiB or per 1024 buffers. Every shape of
- * body must read back byte for byte; a body that fails midway leaves nothing (no object, no
- * temporary file, the previous version intact). A body that hands out the same buffer again,
- * refilled, is the one shape the gathering cannot take: the port does not forbid it (it says
- * nothing of a chunk's lifetime; the S3 adapter copies into its parts, and the directory store
- * wrote each chunk before asking for the next until this change).
+ * are batched into megabyte writes. Every shape of body must read back byte for byte; a body that
+ * fails midway leaves nothing (no object, no temporary file, the previous version intact). A body
+ * that hands out the same buffer again, refilled, must be stored as it was handed out (the port
+ * says nothing of a chunk's lifetime: the review found a version that held chunks until a writev
+ * storing the refilled bytes; small chunks are now copied, large ones written before the next).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

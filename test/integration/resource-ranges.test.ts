@@ -12,11 +12,12 @@ import { ASSET_BYTES } from '../helpers/bundle-builder.ts';
 import { startEmbeddedRegistry } from '../helpers/embedded-registry.ts';
 import { httpAdd } from '../helpers/http-add.ts';
 import type { RegistryUnderTest } from '../helpers/registry-under-test.ts';
-import { fetchRepository, resourceUrls } from '../helpers/repository-checks.ts';
+import { COSMOS_HEADERS, fetchRepository, resourceUrls } from '../helpers/repository-checks.ts';
+import { openFdsUnder } from '../fault/review11-helpers.ts';
 import { writeSampleBundle } from '../helpers/sample-bundle-file.ts';
 
 describe('resource ranges', () => {
-  let registry: RegistryUnderTest;
+  let registry: RegistryUnderTest & { dataDir: string };
   let work: string;
   before(async () => {
     registry = await startEmbeddedRegistry();
@@ -52,5 +53,20 @@ describe('resource ranges', () => {
     assert.equal(beyond.status, 416);
     assert.equal(beyond.headers.get('content-range'), `bytes */${ASSET_BYTES.length}`);
     assert.equal(((await beyond.json()) as { type: string }).type, 'RangeNotSatisfiable');
+  });
+
+  it('leaves no stored object open after HEADs of /repo and of a resource (their bodies let go unread)', async () => {
+    const [entry] = (await fetchRepository(registry.url)).packages;
+    const resource = resourceUrls(entry!).find((url) => url.startsWith(registry.url))!;
+    for (let index = 0; index < 20; index++) {
+      for (const url of [`${registry.url}/repo`, resource]) {
+        const head = await fetch(url, { method: 'HEAD', headers: COSMOS_HEADERS });
+        assert.equal(head.status, 200, url);
+        await head.body?.cancel();
+      }
+    }
+    // Let the server finish its side of the last answers.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(openFdsUnder(registry.dataDir), []);
   });
 });

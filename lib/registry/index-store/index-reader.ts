@@ -76,7 +76,7 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
   const view = viewFor(description.classes, dcosVersion);
   const whole = view === last;
   if (whole) {
-    return { etag: object.etag, size: object.size, rawLength: view.length, body: prepended(head, chunks), discard, objectKey: key, view: 'all' };
+    return { etag: object.etag, size: object.size, rawLength: view.length, body: releasable(prepended(head, chunks), discard), discard, objectKey: key, view: 'all' };
   }
   const tail = viewTail(view);
   const prefixLength = header.dataOffset + view.end;
@@ -85,11 +85,20 @@ export async function openRepositoryView(store: ObjectStore, media: RepoVersion,
     etag: `"${object.etag.replace(/^(W\/)?"|"$/g, '')}.${view.id}"`,
     size: prefixLength + tail.length,
     rawLength: view.length,
-    body: prefixThenTail(head, chunks, prefixLength, tail, view.end > OPEN.deflated.length),
+    body: releasable(prefixThenTail(head, chunks, prefixLength, tail, view.end > OPEN.deflated.length), discard),
     discard,
     objectKey: indexViewKey(description.table, media, view.id),
     view: view.id,
   };
+}
+
+/**
+ * A body that can be let go without being read (`discardBody`, as a stream is destroyed): an
+ * async generator that never started runs no cleanup of its own, and the stored object it was to
+ * read would stay open (a HEAD of /repo did that).
+ */
+function releasable<T extends AsyncIterable<Buffer>>(body: T, discard: () => void): T & { destroy: () => void } {
+  return Object.assign(body, { destroy: discard });
 }
 
 async function* prepended(head: Buffer, rest: AsyncIterator<Uint8Array>): AsyncGenerator<Buffer> {

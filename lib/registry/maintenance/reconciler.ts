@@ -137,11 +137,12 @@ async function retriggerIngest(context: RegistryContext, bundleKey: string): Pro
 }
 
 async function endUpload(context: RegistryContext, upload: UploadRecord, packages: UploadRecord['packages'], error: UploadRecord['error']): Promise<void> {
-  await updateJson<UploadRecord>(context.store, uploadRecordKey(upload.uploadId), (current) =>
-    current && current.updatedAt === upload.updatedAt && current.status === upload.status
-      ? { ...current, status: error ? 'Rejected' : 'Accepted', packages, error, updatedAt: context.now().toISOString() }
-      : undefined,
-  );
+  await updateJson<UploadRecord>(context.store, uploadRecordKey(upload.uploadId), (current) => {
+    if (!current || current.updatedAt !== upload.updatedAt || current.status !== upload.status) return undefined;
+    // An ended upload carries no progress (that of its last attempt, which stalled).
+    const { progress: _progress, ...rest } = current;
+    return { ...rest, status: error ? 'Rejected' : 'Accepted', packages, error, updatedAt: context.now().toISOString() };
+  });
 }
 
 async function requeue(context: RegistryContext, entry: StoredRecord): Promise<boolean> {
