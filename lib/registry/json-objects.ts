@@ -26,6 +26,21 @@ export async function readJson<T>(store: ObjectStore, key: string): Promise<Vers
 }
 
 /**
+ * A document's bytes now, its parse later (`parse` throws what JSON.parse throws): what reads
+ * many documents at once uses, so their parses do not all land in one turn of the event loop.
+ */
+export async function readJsonLater<T>(store: ObjectStore, key: string): Promise<{ readonly parse: () => T; readonly etag: string } | undefined> {
+  try {
+    const object = await store.get(key);
+    const bytes = await readAllBytes(object.body);
+    return { parse: () => JSON.parse(bytes.toString('utf8')) as T, etag: object.etag };
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/**
  * Writes `value` at `key` only if the key is still at `expected` (an ETag), or still absent when
  * `expected` is undefined. Returns the new ETag, or undefined when someone else wrote first.
  */

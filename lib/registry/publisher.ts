@@ -30,7 +30,8 @@ import { forEachRecordBatch } from './maintenance/live-set.ts';
 import { reconcile } from './maintenance/reconciler.ts';
 import { deriveTag, publishTags, unpublishTags } from './image-tags.ts';
 import { repositoryEntry, type IndexFragment } from './index-document.ts';
-import { readJson, updateJson, writeJson, writeJsonIf } from './json-objects.ts';
+import { readJson, readJsonLater, updateJson, writeJson, writeJsonIf } from './json-objects.ts';
+import { TurnBudget } from '../support/turns.ts';
 import {
   fragmentKey,
   imageBlobKey,
@@ -145,6 +146,19 @@ async function readPackageDocument<T>(context: RegistryContext, key: string, leg
 export async function readFragment(context: RegistryContext, coordinate: string, contentDigest: string): Promise<IndexFragment | undefined> {
   const fragment = await readPackageDocument<IndexFragment>(context, fragmentKey(coordinate, contentDigest), legacyFragmentKey(coordinate));
   return fragment?.contentDigest === contentDigest ? fragment : undefined;
+}
+
+/**
+ * The fragment's bytes now and its parse later (undefined from the parse when it is not of this
+ * content): a reindex reads many at once and parses each in its own slice of the event loop.
+ */
+async function readFragmentLater(context: RegistryContext, coordinate: string, contentDigest: string): Promise<(() => IndexFragment | undefined) | undefined> {
+  const stored = (await readJsonLater<IndexFragment>(context.store, fragmentKey(coordinate, contentDigest))) ?? (await readJsonLater<IndexFragment>(context.store, legacyFragmentKey(coordinate)));
+  if (!stored) return undefined;
+  return () => {
+    const fragment = stored.parse();
+    return fragment.contentDigest === contentDigest ? fragment : undefined;
+  };
 }
 
 export async function publishPackage(context: RegistryContext, name: string, version: string, contentDigest: string): Promise<void> {
@@ -330,10 +344,18 @@ async function publishablePieces(context: RegistryContext, hosts: IndexHosts, ro
       batch.map(async ({ coordinate, record }) => {
         const publishing = record.status === 'Processing' && indexed.has(`${record.name}\n${record.version}`);
         if (record.status !== 'Added' && !publishing) return undefined;
-        return readFragment(context, coordinate, record.contentDigest);
+        return readFragmentLater(context, coordinate, record.contentDigest);
       }),
     );
-    const present = fragments.filter((fragment): fragment is IndexFragment => fragment !== undefined);
+    // Parsed one at a time, each in the slice that validates it (entry-pieces.ts).
+    const present: IndexFragment[] = [];
+    const budget = new TurnBudget();
+    for (const parse of fragments) {
+      if (!parse) continue;
+      await budget.pause();
+      const fragment = parse();
+      if (fragment) present.push(fragment);
+    }
     pieces.push(...(await entryPiecesOf(present, (fragment) => repositoryEntry(fragment, hosts))));
   });
   return pieces;

@@ -24,7 +24,7 @@ async function startProfile(): Promise<(file: string) => Promise<void>> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_INDEX_PROFILE_INTERVAL_US ?? 200) });
   await session.post('Profiler.start');
   return async (file) => {
     const { profile } = await session.post('Profiler.stop');
