@@ -10,19 +10,25 @@ export interface Versioned<T> {
 /** Above this, decoding and parsing each get a turn of the event loop of their own (a 3 MiB catalog took 40 ms at once). */
 const LARGE_DOCUMENT_BYTES = 1024 * 1024;
 
-export async function readJson<T>(store: ObjectStore, key: string): Promise<Versioned<T> | undefined> {
+/** A stored document's bytes and ETag; undefined when absent. */
+async function readJsonBytes(store: ObjectStore, key: string): Promise<{ readonly bytes: Buffer; readonly etag: string } | undefined> {
   try {
     const object = await store.get(key);
-    const bytes = await readAllBytes(object.body);
-    const large = bytes.length > LARGE_DOCUMENT_BYTES;
-    if (large) await nextTurn();
-    const text = bytes.toString('utf8');
-    if (large) await nextTurn();
-    return { value: JSON.parse(text) as T, etag: object.etag };
+    return { bytes: await readAllBytes(object.body), etag: object.etag };
   } catch (error) {
     if (error instanceof ObjectNotFoundError) return undefined;
     throw error;
   }
+}
+
+export async function readJson<T>(store: ObjectStore, key: string): Promise<Versioned<T> | undefined> {
+  const stored = await readJsonBytes(store, key);
+  if (!stored) return undefined;
+  const large = stored.bytes.length > LARGE_DOCUMENT_BYTES;
+  if (large) await nextTurn();
+  const text = stored.bytes.toString('utf8');
+  if (large) await nextTurn();
+  return { value: JSON.parse(text) as T, etag: stored.etag };
 }
 
 /**
@@ -30,14 +36,8 @@ export async function readJson<T>(store: ObjectStore, key: string): Promise<Vers
  * many documents at once uses, so their parses do not all land in one turn of the event loop.
  */
 export async function readJsonLater<T>(store: ObjectStore, key: string): Promise<{ readonly parse: () => T; readonly etag: string } | undefined> {
-  try {
-    const object = await store.get(key);
-    const bytes = await readAllBytes(object.body);
-    return { parse: () => JSON.parse(bytes.toString('utf8')) as T, etag: object.etag };
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) return undefined;
-    throw error;
-  }
+  const stored = await readJsonBytes(store, key);
+  return stored && { parse: () => JSON.parse(stored.bytes.toString('utf8')) as T, etag: stored.etag };
 }
 
 /**
