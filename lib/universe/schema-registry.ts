@@ -82,10 +82,11 @@ function ajv(): Ajv {
 }
 
 /**
- * The schemas' base64 pattern (icons, `images.*`) as V8 runs it backtracks once per 4-character
+ * The schemas' base64 pattern (`marathon.v2AppMustacheTemplate`) as V8 runs it backtracks once per 4-character
  * group: 6 ms for a 400 KB icon, 20–30 ms for a large entry, all of it at once (a reindex of
  * large entries held the event loop past 50 ms). The same language checked as one character class
- * plus the length is linear and ten times faster; test/unit/universe/base64-pattern.test.ts holds
+ * plus the length is linear and ten times faster (and has no stack to overflow: V8 threw a RangeError
+ * on templates above ~3.7 million characters); test/unit/universe/base64-pattern.test.ts holds
  * the two to the same answers.
  */
 export const BASE64_PATTERN = '^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$';

@@ -21,6 +21,7 @@ import { FsObjectStore } from '../../lib/adapters/object-store/fs-object-store.t
 import { writeImageBundle } from './image-bundle.ts';
 import { benchAddEndToEnd } from './add-end-to-end.ts';
 import { benchLambdaFunctions } from './lambda-functions.ts';
+import { benchSkopeoPull } from './skopeo-pull.ts';
 
 const MiB = 1024 * 1024;
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
     );
     await benchIngest(work, copy);
     await benchAddEndToEnd();
+    await benchSkopeoPull();
     await benchLambdaFunctions();
   } finally {
     await rm(work, { recursive: true, force: true });

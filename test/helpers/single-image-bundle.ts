@@ -1,5 +1,5 @@
 /**
- * Writes a bundle of one package whose only resource is one image with a single layer, with the
+ * Writes a bundle of one package whose only resource is one image (one layer unless said otherwise), with the
  * product's own BundleWriter: the benchmarks stream a large layer, the tag attacks a small seeded one.
  */
 import { createHash } from 'node:crypto';
@@ -17,22 +17,27 @@ export interface SingleImageBundle {
   /** Without a tag, the package pins the image by digest. */
   readonly tag?: string;
   readonly description: string;
-  /** Writes the layer's bytes; returns how many. */
-  readonly writeLayer: (write: (bytes: Uint8Array) => Promise<void>) => Promise<number>;
+  /** Writes a layer's bytes (the `index`th of `layers`); returns how many. */
+  readonly writeLayer: (write: (bytes: Uint8Array) => Promise<void>, index: number) => Promise<number>;
+  /** How many layers the image has (1 unless said). */
+  readonly layers?: number;
 }
 
 export async function writeSingleImageBundle(options: SingleImageBundle): Promise<{ manifestDigest: string; layerDigest: string }> {
   const writer = await BundleWriter.create(options.path, { overwrite: true });
-  const layer = await writer.beginImageBlob();
-  const layerBytes = await options.writeLayer((bytes) => layer.write(bytes));
-  const stored = await layer.complete();
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${stored.sha256}`] } }));
+  const layers: { sha256: string; size: number }[] = [];
+  for (let index = 0; index < (options.layers ?? 1); index++) {
+    const layer = await writer.beginImageBlob();
+    const size = await options.writeLayer((bytes) => layer.write(bytes), index);
+    layers.push({ sha256: (await layer.complete()).sha256, size });
+  }
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((layer) => `sha256:${layer.sha256}`) } }));
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(config)}`, size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${stored.sha256}`, size: layerBytes }],
+      layers: layers.map((layer) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layer.sha256}`, size: layer.size })),
     }),
   );
   for (const blob of [config, manifest]) {
@@ -51,5 +56,5 @@ export async function writeSingleImageBundle(options: SingleImageBundle): Promis
     images: [{ ref: '/resource/assets/container/docker/main', image, repository: options.repository, ...(options.tag ? { tag: options.tag } : {}), digest: manifestDigest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: manifest.length }],
   };
   await writer.finish(metadata, bundleManifest);
-  return { manifestDigest, layerDigest: stored.sha256 };
+  return { manifestDigest, layerDigest: layers[0]!.sha256 };
 }
