@@ -83,7 +83,7 @@ function ajv(): Ajv {
 
 /**
  * The schemas' base64 pattern (`marathon.v2AppMustacheTemplate`) as V8 runs it backtracks once per 4-character
- * group: 6 ms for a 400 KB icon, 20–30 ms for a large entry, all of it at once (a reindex of
+ * group: 6 ms for a 400 KB template, 20–30 ms for a large entry, all of it at once (a reindex of
  * large entries held the event loop past 50 ms). The same language checked as one character class
  * plus the length is linear and ten times faster (and has no stack to overflow: V8 threw a RangeError
  * on templates above ~3.7 million characters); test/unit/universe/base64-pattern.test.ts holds
