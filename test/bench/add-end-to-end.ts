@@ -15,13 +15,13 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median, residentMiB } from '../helpers/process-measures.ts';
 import { startRegistryProcess } from '../helpers/registry-process.ts';
 import { writeSingleImageBundle } from '../helpers/single-image-bundle.ts';
 
 const MiB = 1024 * 1024;
 const cli = fileURLToPath(new URL('../../dist/cli/dcos-registry.mjs', import.meta.url));
 const TOKEN = 'bench-add-token-0123456789';
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const percentile = (values: readonly number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!;
 const CLOCK_TICKS = 100;
 
@@ -47,8 +47,6 @@ function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
-
-const residentMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 async function copyAndSync(source: string, target: string): Promise<number> {
   spawnSync('sync');

@@ -8,11 +8,11 @@
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { httpAdd } from '../helpers/http-add.ts';
+import { median, residentMiB } from '../helpers/process-measures.ts';
 import { startRegistryProcess } from '../helpers/registry-process.ts';
 import { writeSingleImageBundle } from '../helpers/single-image-bundle.ts';
 import { skopeo } from '../helpers/skopeo.ts';
@@ -21,8 +21,6 @@ const MiB = 1024 * 1024;
 const TOKEN = 'bench-skopeo-pull-token-0123456789';
 const ROUNDS = 3;
 
-const residentMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();

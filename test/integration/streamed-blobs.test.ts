@@ -10,9 +10,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { httpAdd } from '../helpers/http-add.ts';
+import { residentMiB } from '../helpers/process-measures.ts';
 import { startRegistryProcess, type RegistryProcess } from '../helpers/registry-process.ts';
 import { writeSingleImageBundle } from '../helpers/single-image-bundle.ts';
 
@@ -20,11 +20,6 @@ const MiB = 1024 * 1024;
 const TOKEN = 'streamed-blobs-token-0123456789';
 const LAYER_BYTES = 60 * MiB;
 
-/** Resident memory of a process now, from /proc (Linux). */
-function residentMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
 
 describe('blobs streamed by the embedded server', { timeout: 300_000 }, () => {
   let work: string;
