@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { httpAdd } from '../helpers/http-add.ts';
 import { median, residentMiB } from '../helpers/process-measures.ts';
 import { startRegistryProcess } from '../helpers/registry-process.ts';
-import { writeSingleImageBundle } from '../helpers/single-image-bundle.ts';
+import { imageDocuments, writeSingleImageBundle } from '../helpers/single-image-bundle.ts';
 import { skopeo } from '../helpers/skopeo.ts';
 
 const MiB = 1024 * 1024;
@@ -52,7 +52,7 @@ async function writeLayer(write: (bytes: Uint8Array) => Promise<void>, index: nu
   return layerMiB * MiB;
 }
 
-/** An OCI image layout holding the same image as the bundle (layers, config and manifest alike). */
+/** An OCI image layout holding the same image as the bundle (layers, config and manifest alike: the same bytes). */
 async function writeLayout(directory: string, layers: number, layerMiB: number): Promise<void> {
   const blobs = join(directory, 'blobs', 'sha256');
   await mkdir(blobs, { recursive: true });
@@ -61,20 +61,15 @@ async function writeLayout(directory: string, layers: number, layerMiB: number):
     await writeFile(join(blobs, digest), bytes);
     return digest;
   };
-  const layerDigests: { digest: string; size: number }[] = [];
+  const stored: { sha256: string; size: number }[] = [];
   for (let index = 0; index < layers; index++) {
     const chunks: Buffer[] = [];
     const size = await writeLayer(async (bytes) => void chunks.push(Buffer.from(bytes)), index, layerMiB);
-    layerDigests.push({ digest: await store(Buffer.concat(chunks)), size });
+    stored.push({ sha256: await store(Buffer.concat(chunks)), size });
   }
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layerDigests.map((layer) => `sha256:${layer.digest}`) } }));
-  const configDigest = await store(config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${configDigest}`, size: config.length },
-    layers: layerDigests.map((layer) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layer.digest}`, size: layer.size })),
-  }));
+  // The bundle's own documents: the layout holds the very manifest the registry serves.
+  const { config, manifest } = imageDocuments(stored);
+  await store(config);
   const manifestDigest = await store(manifest);
   await writeFile(join(directory, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await writeFile(join(directory, 'index.json'), JSON.stringify({

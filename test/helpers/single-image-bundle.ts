@@ -23,14 +23,8 @@ export interface SingleImageBundle {
   readonly layers?: number;
 }
 
-export async function writeSingleImageBundle(options: SingleImageBundle): Promise<{ manifestDigest: string; layerDigest: string }> {
-  const writer = await BundleWriter.create(options.path, { overwrite: true });
-  const layers: { sha256: string; size: number }[] = [];
-  for (let index = 0; index < (options.layers ?? 1); index++) {
-    const layer = await writer.beginImageBlob();
-    const size = await options.writeLayer((bytes) => layer.write(bytes), index);
-    layers.push({ sha256: (await layer.complete()).sha256, size });
-  }
+/** The config and the OCI manifest of an image of these layers (uncompressed tar, in order). */
+export function imageDocuments(layers: readonly { readonly sha256: string; readonly size: number }[]): { config: Buffer; manifest: Buffer } {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((layer) => `sha256:${layer.sha256}`) } }));
   const manifest = Buffer.from(
     JSON.stringify({
@@ -40,6 +34,18 @@ export async function writeSingleImageBundle(options: SingleImageBundle): Promis
       layers: layers.map((layer) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layer.sha256}`, size: layer.size })),
     }),
   );
+  return { config, manifest };
+}
+
+export async function writeSingleImageBundle(options: SingleImageBundle): Promise<{ manifestDigest: string; layerDigest: string }> {
+  const writer = await BundleWriter.create(options.path, { overwrite: true });
+  const layers: { sha256: string; size: number }[] = [];
+  for (let index = 0; index < (options.layers ?? 1); index++) {
+    const layer = await writer.beginImageBlob();
+    const size = await options.writeLayer((bytes) => layer.write(bytes), index);
+    layers.push({ sha256: (await layer.complete()).sha256, size });
+  }
+  const { config, manifest } = imageDocuments(layers);
   for (const blob of [config, manifest]) {
     const upload = await writer.beginImageBlob();
     await upload.write(blob);
