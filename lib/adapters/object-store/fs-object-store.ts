@@ -19,6 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { FolderKeys } from './fs-folder-keys.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   assertValidKey,
@@ -64,6 +65,7 @@ export type FsPresigner = (method: 'GET' | 'PUT', key: string, options: PresignO
 export class FsObjectStore implements ObjectStore {
   readonly name = ADAPTER;
   private readonly inProcessLocks = new Map<string, Promise<void>>();
+  private readonly folderKeys = new FolderKeys({ objectSuffix: SUFFIX, temporarySuffix: TEMPORARY_SUFFIX });
 
   constructor(
     readonly root: string,
@@ -109,6 +111,7 @@ export class FsObjectStore implements ObjectStore {
     const path = this.pathOf(key);
     const temporary = `${path}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`;
     const handle = await createExclusively(temporary);
+    this.folderKeys.touched(temporary);
     let etag: string;
     try {
       const writer = new BatchedWriter(handle);
@@ -157,6 +160,7 @@ export class FsObjectStore implements ObjectStore {
     const path = this.pathOf(key);
     await rm(path, { force: true });
     await this.pruneEmptyDirectories(dirname(path));
+    this.folderKeys.touched(path);
   }
 
   async list(prefix: string, options: { token?: string; limit?: number } = {}): Promise<ListPage> {
@@ -256,39 +260,9 @@ export class FsObjectStore implements ObjectStore {
    * Returns whether the page is full.
    */
   private async collectPage(directory: string, directoryKey: string, prefix: string, after: string | undefined, wanted: number, pageKeys: string[]): Promise<boolean> {
-    // Names first: a folder of ten thousand package folders read with file types built as many
-    // Dirent objects in one turn (24 ms, and their garbage). Types are read only for a folder
-    // holding a name an object or a write in progress could have: `app.obj` and `1.0.tmp` are
-    // valid key segments too (a Docker repository, a tag), so a folder may end in either; a name
-    // without those endings is a folder (or a stray file, whose readdir fails as ENOTDIR).
-    let names: string[];
-    try {
-      names = await readdir(directory);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
-      throw error;
-    }
+    const keys = await this.folderKeys.keysOf(directory, directoryKey);
+    if (keys === undefined) return false;
     const base = directoryKey === '' ? '' : `${directoryKey}/`;
-    // The keys this folder holds, as strings only (a folder's with its slash): sorted natively,
-    // then searched for where the page starts, so a page of a folder of ten thousand costs a sort,
-    // not a walk of every entry in this thread with the garbage of an object per entry.
-    const keys: string[] = [];
-    if (names.some((name) => name.endsWith(SUFFIX) || name.endsWith(TEMPORARY_SUFFIX))) {
-      let entries;
-      try {
-        entries = await readdir(directory, { withFileTypes: true });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw error;
-      }
-      for (const entry of entries) {
-        if (entry.isDirectory()) keys.push(`${base}${entry.name}/`);
-        else if (entry.name.endsWith(SUFFIX)) keys.push(`${base}${entry.name.slice(0, -SUFFIX.length)}`);
-      }
-    } else {
-      for (const name of names) keys.push(`${base}${name}/`);
-    }
-    keys.sort();
     // The first key after `after`, or the folder just before it that `after` lies in (the only
     // key of this folder that can be a prefix of it: keys between the two would start with it).
     let start = 0;
