@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { LogLevel } from '../support/logger.ts';
+import { parseTokenEntries, TokenEntryError, type TokenEntry } from '../auth/token-entries.ts';
 
 export type StorageConfig =
   | { readonly kind: 'fs'; readonly root: string }
@@ -25,7 +26,10 @@ export interface ServerConfig {
   /** `host[:port]` that image references in /repo name (default: the public URL's host). */
   readonly dockerHost?: string;
   readonly storage: StorageConfig;
-  readonly authTokens: readonly string[];
+  /** Who may call (lib/auth/token-entries.ts); empty: management from loopback only. */
+  readonly authTokens: readonly TokenEntry[];
+  /** Whether reads (repository, resources, images) need a read token. */
+  readonly readProtection: boolean;
   readonly logLevel: LogLevel;
   /** Seconds between scans of the drop folder (or drop/ prefix). */
   readonly dropScanSeconds: number;
@@ -54,6 +58,14 @@ export function integerFrom(env: Env, name: string, fallback: number, min: numbe
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) throw new ConfigurationError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
+}
+
+/** REGISTRY_READ_PROTECTION: `true` makes the repository, resources and images need a read token. */
+export function readProtectionFrom(env: Env): boolean {
+  const raw = env.REGISTRY_READ_PROTECTION ?? '';
+  if (raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigurationError('REGISTRY_READ_PROTECTION', `expected true or false, got "${raw.slice(0, 20)}"`);
 }
 
 function logLevel(env: Env): LogLevel {
@@ -89,6 +101,16 @@ export function storageFrom(env: Env, dataDir: string): StorageConfig {
   };
 }
 
+/** REGISTRY_AUTH_TOKENS: entries separated by commas or newlines; a bad one fails the start. */
+export function tokenEntriesFrom(env: Env): TokenEntry[] {
+  try {
+    return parseTokenEntries(env.REGISTRY_AUTH_TOKENS ?? '');
+  } catch (error) {
+    if (error instanceof TokenEntryError || error instanceof SyntaxError) throw new ConfigurationError('REGISTRY_AUTH_TOKENS', error.message);
+    throw error;
+  }
+}
+
 export function serverConfigFrom(env: Env): ServerConfig {
   const dataDir = resolve(env.REGISTRY_DATA_DIR ?? '.registry-data');
   const publicBaseUrl = publicBaseUrlFrom(env);
@@ -99,7 +121,8 @@ export function serverConfigFrom(env: Env): ServerConfig {
     ...(publicBaseUrl ? { publicBaseUrl } : {}),
     ...(env.REGISTRY_DOCKER_HOST ? { dockerHost: dockerHostFrom(env.REGISTRY_DOCKER_HOST) } : {}),
     storage: storageFrom(env, dataDir),
-    authTokens: (env.REGISTRY_AUTH_TOKENS ?? '').split(',').map((token) => token.trim()).filter(Boolean),
+    authTokens: tokenEntriesFrom(env),
+    readProtection: readProtectionFrom(env),
     logLevel: logLevel(env),
     dropScanSeconds: integerFrom(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
     gcGraceSeconds: integerFrom(env, 'REGISTRY_GC_GRACE_SECONDS', 3600, 0, 30 * 86400),

@@ -17,7 +17,7 @@ import { staticTokens } from '../http/auth.ts';
 import { DEFAULT_SETTINGS } from '../registry/context.ts';
 import { createLogger } from '../support/logger.ts';
 import { EmfMetrics } from '../observability/emf-metrics.ts';
-import { ConfigurationError, dockerHostFrom, integerFrom, logLevelFrom, publicBaseUrlFrom } from './environment.ts';
+import { ConfigurationError, dockerHostFrom, integerFrom, logLevelFrom, publicBaseUrlFrom, readProtectionFrom, tokenEntriesFrom } from './environment.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -53,9 +53,10 @@ export function lambdaDependencies(queueFrom: QueueFactory, env: Env = process.e
   const publicBaseUrl = publicBaseUrlFrom(env);
   if (!publicBaseUrl) throw new ConfigurationError('REGISTRY_PUBLIC_URL', 'is required');
   const log = createLogger({ level: logLevelFrom(env), fields: { function: env.AWS_LAMBDA_FUNCTION_NAME } });
-  const auth = env.REGISTRY_AUTH_SECRET_ID
+  const tokens = env.REGISTRY_AUTH_SECRET_ID
     ? secretsManagerTokens({ secretId: env.REGISTRY_AUTH_SECRET_ID, region, ...(env.REGISTRY_SECRETS_ENDPOINT ? { endpoint: env.REGISTRY_SECRETS_ENDPOINT } : {}) })
-    : staticTokens((env.REGISTRY_AUTH_TOKENS ?? '').split(',').map((token) => token.trim()), { loopbackWithoutToken: false });
+    : staticTokens(tokenEntriesFrom(env), { loopbackWithoutToken: false });
+  const auth = { ...tokens, readProtected: readProtectionFrom(env) };
   return {
     context: {
       store,

@@ -18,6 +18,7 @@ export interface RegistryOptions {
   readonly publicUrl: string;
   readonly dockerHost: string;
   readonly authTokensSecretPath?: string;
+  readonly readProtection: boolean;
   readonly tls?: { readonly certificatePath: string; readonly keyPath: string };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly service: {
@@ -79,6 +80,7 @@ export function resolveOptions(document: unknown, file = 'options'): RegistryOpt
       'public-url'?: string;
       'docker-host'?: string;
       'auth-tokens-secret-path'?: string;
+      'read-protection'?: boolean;
       tls?: { 'certificate-path': string; 'key-path': string };
       'log-level'?: RegistryOptions['logLevel'];
     };
@@ -107,6 +109,7 @@ export function resolveOptions(document: unknown, file = 'options'): RegistryOpt
     publicUrl: registry['public-url'] ?? `https://${host}`,
     dockerHost: registry['docker-host'] ?? `${host}:443`,
     ...(registry['auth-tokens-secret-path'] ? { authTokensSecretPath: registry['auth-tokens-secret-path'] } : {}),
+    readProtection: registry['read-protection'] ?? false,
     ...(registry.tls ? { tls: { certificatePath: registry.tls['certificate-path'], keyPath: registry.tls['key-path'] } } : {}),
     logLevel: registry['log-level'] ?? 'info',
     service: {

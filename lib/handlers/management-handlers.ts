@@ -22,7 +22,7 @@ export function makeUploadHandler(dependencies: HandlerDependencies) {
       switch (event.routeKey) {
         case 'POST /v1/uploads': {
           const ticket = await createUpload(context, parseUploadRequest(jsonBody(event)), scope.actor);
-          await recordAudit(context, { actor: scope.actor, action: 'upload.create', outcome: 'ok', uploadId: ticket.uploadId });
+          await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: 'upload.create', outcome: 'ok', uploadId: ticket.uploadId });
           return json(201, ticket);
         }
         case 'GET /v1/uploads/{uploadId}': {
@@ -35,7 +35,7 @@ export function makeUploadHandler(dependencies: HandlerDependencies) {
           // ingest deletes the bundle once it is done): then the record tells the true state.
           if (!present && record.status === 'Uploading') throw new InvalidRequestError(`Upload [${record.uploadId}] has no bundle yet: PUT the bytes first`, { uploadId: record.uploadId });
           if (record.status === 'Uploading') await dependencies.triggerIngest(bundleKey);
-          await recordAudit(context, { actor: scope.actor, action: 'upload.complete', outcome: 'ok', uploadId: record.uploadId });
+          await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: 'upload.complete', outcome: 'ok', uploadId: record.uploadId });
           return json(202, await getUpload(context, record.uploadId));
         }
         default:
@@ -62,7 +62,7 @@ export function makeDescribeHandler({ context, auth }: HandlerDependencies) {
           ...(query.limit !== undefined ? { limit: pageLimit(query.limit) } : {}),
           ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
         });
-        await recordAudit(context, { actor: scope.actor, action: 'package.list', outcome: 'ok' });
+        await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: 'package.list', outcome: 'ok' });
         return json(200, page);
       }
       const target = { name: pathParameter(event, 'name'), version: pathParameter(event, 'version') };
@@ -78,10 +78,10 @@ export function makeDescribeHandler({ context, auth }: HandlerDependencies) {
           },
           describePackage,
         );
-        await recordAudit(context, { actor: scope.actor, action: 'package.describe', outcome: 'ok', package: target, ...(described ? { contentDigest: described.contentDigest } : {}) });
+        await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: 'package.describe', outcome: 'ok', package: target, ...(described ? { contentDigest: described.contentDigest } : {}) });
         return result;
       } catch (error) {
-        await recordAudit(context, { actor: scope.actor, action: 'package.describe', outcome: 'refused', package: target, reason: (error as Error).message });
+        await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: 'package.describe', outcome: 'refused', package: target, reason: (error as Error).message });
         throw error;
       }
     },
@@ -95,10 +95,10 @@ export function makeRemoveHandler({ context, auth }: HandlerDependencies) {
       const target = { name: pathParameter(event, 'name'), version: pathParameter(event, 'version') };
       try {
         const record = await requestRemoval(context, target.name, target.version);
-        await recordAudit(context, { actor: scope.actor, action: 'package.remove', outcome: 'ok', package: target, contentDigest: record.contentDigest });
+        await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: 'package.remove', outcome: 'ok', package: target, contentDigest: record.contentDigest });
         return json(202, { name: record.name, version: record.version, status: record.status });
       } catch (error) {
-        await recordAudit(context, { actor: scope.actor, action: 'package.remove', outcome: 'refused', package: target, reason: (error as Error).message });
+        await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: 'package.remove', outcome: 'refused', package: target, reason: (error as Error).message });
         throw error;
       }
     },
@@ -133,7 +133,7 @@ export function makeAdminHandler({ context, auth }: HandlerDependencies) {
         default:
           throw new InvalidRequestError(`No such route: ${event.routeKey}`);
       }
-      await recordAudit(context, { actor: scope.actor, action: `admin.${action}`, outcome: 'ok' });
+      await recordAudit(context, { actor: scope.actor, scope: scope.actorScope, action: `admin.${action}`, outcome: 'ok' });
       return json(200, report);
     },
     { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },

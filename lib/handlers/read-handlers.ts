@@ -12,7 +12,7 @@ export function makeHealthHandler({ context }: HandlerDependencies) {
   }, { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) });
 }
 
-export function makeRepoHandler({ context }: HandlerDependencies) {
+export function makeRepoHandler({ context, auth }: HandlerDependencies) {
   return httpHandler(
     async (event) =>
       fromReply(
@@ -24,11 +24,11 @@ export function makeRepoHandler({ context }: HandlerDependencies) {
         }),
         { stream: context.settings.streamResponses },
       ),
-    { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
+    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }
 
-export function makeResourceHandler({ context }: HandlerDependencies) {
+export function makeResourceHandler({ context, auth }: HandlerDependencies) {
   return httpHandler(
     async (event) =>
       fromReply(
@@ -42,12 +42,12 @@ export function makeResourceHandler({ context }: HandlerDependencies) {
         ),
         { stream: context.settings.streamResponses },
       ),
-    { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
+    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }
 
 /** The Docker Registry API v2 (`/v2/…`), read-only. */
-export function makeRegistryHandler({ context }: HandlerDependencies) {
+export function makeRegistryHandler({ context, auth }: HandlerDependencies) {
   return httpHandler(
     async (event) =>
       fromReply(
@@ -59,6 +59,6 @@ export function makeRegistryHandler({ context }: HandlerDependencies) {
         }),
         { stream: context.settings.streamResponses },
       ),
-    { log: context.log, ...(context.metrics ? { metrics: context.metrics } : {}) },
+    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }

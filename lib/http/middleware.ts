@@ -6,15 +6,19 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Metrics } from '../ports/metrics.ts';
 import type { Logger } from '../support/logger.ts';
+import type { RequiredScope, Scope } from '../auth/scopes.ts';
 import { authorize, type AuthPolicy } from './auth.ts';
+import { requiredScopeOf } from './routes.ts';
 import { header, type HttpEvent, type HttpResult } from './api-gateway.ts';
 import { ERROR_MEDIA_TYPE, errorResponse } from './error-envelope.ts';
 
 export interface RequestScope {
   readonly log: Logger;
   readonly requestId: string;
-  /** Who called (management routes): a token fingerprint or loopback address. */
+  /** Who called: a token fingerprint, a loopback address, or `anonymous` (a public route). */
   actor: string;
+  /** The scope the caller was granted (`public`: no credential was needed or checked). */
+  actorScope: Scope | 'public';
 }
 
 type Handler = (event: HttpEvent, scope: RequestScope) => Promise<HttpResult>;
@@ -22,8 +26,27 @@ type Handler = (event: HttpEvent, scope: RequestScope) => Promise<HttpResult>;
 export interface HttpHandlerOptions {
   readonly log: Logger;
   readonly metrics?: Metrics;
-  /** Management routes: checked against this policy before the handler runs. */
+  /** Checked before the handler runs, against the scope the route table gives the route. */
   readonly auth?: AuthPolicy;
+}
+
+/** What a route needs of this deployment's callers: `read` routes are public unless reads are protected. */
+function effectiveScope(routeKey: string, auth: AuthPolicy): RequiredScope {
+  const required = requiredScopeOf(routeKey);
+  return required === 'read' && !auth.readProtected ? 'public' : required;
+}
+
+/**
+ * How a refused caller is told to authenticate: reads (Cosmos, Docker clients, browsers) with
+ * Basic credentials, which every one of them can send; management with a bearer token.
+ */
+function challengeHeaders(routeKey: string): Record<string, string> {
+  if (requiredScopeOf(routeKey) !== 'read') return { 'www-authenticate': 'Bearer realm="dcos-registry"' };
+  return {
+    'www-authenticate': 'Basic realm="dcos-registry", charset="UTF-8"',
+    // Docker clients read this header on the /v2/ check, a 401 included.
+    ...(routeKey.includes(' /v2') ? { 'docker-distribution-api-version': 'registry/2.0' } : {}),
+  };
 }
 
 /** Wraps a route handler with logging, error envelopes and (if given) authentication. */
@@ -41,11 +64,14 @@ export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
           requestId,
           started: Date.now(),
           actor: 'anonymous',
+          actorScope: 'public' as Scope | 'public',
           log: options.log.child({ requestId, route: request.event.routeKey }),
         };
         scopes.set(request.event, scope);
         if (options.auth) {
-          scope.actor = await authorize(options.auth, header(request.event, 'authorization'), request.event.requestContext?.http?.sourceIp);
+          const caller = await authorize(options.auth, header(request.event, 'authorization'), request.event.requestContext?.http?.sourceIp, effectiveScope(request.event.routeKey, options.auth));
+          scope.actor = caller.actor;
+          scope.actorScope = caller.scope;
         }
       },
       after: async function requestScopeMiddlewareAfter(request) {
@@ -62,7 +88,7 @@ export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
         else scope?.log.error('request failed', { status, error: request.error });
         request.response = {
           statusCode: status,
-          headers: { 'content-type': ERROR_MEDIA_TYPE, ...(status === 401 ? { 'www-authenticate': 'Bearer realm="dcos-registry"' } : {}) },
+          headers: { 'content-type': ERROR_MEDIA_TYPE, ...(status === 401 ? challengeHeaders(request.event.routeKey) : {}) },
           body: JSON.stringify(envelope),
         };
       },

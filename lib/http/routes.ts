@@ -1,3 +1,5 @@
+import type { RequiredScope } from '../auth/scopes.ts';
+
 /**
  * Every HTTP route and the function that serves it. serverless.yml declares the same routes (a
  * test keeps the two equal), and the embedded server routes requests with this table.
@@ -8,36 +10,48 @@ export interface Route {
   readonly functionName: HttpFunctionName;
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
+  /**
+   * What a caller needs (lib/auth/scopes.ts). `read` routes are public unless reads are
+   * protected. The Docker API's writes need only `read`: they are refused for everyone (405).
+   */
+  readonly scope: RequiredScope;
 }
 
 export const ROUTES: readonly Route[] = [
-  { functionName: 'health', method: 'GET', path: '/' },
-  { functionName: 'health', method: 'GET', path: '/health' },
-  { functionName: 'repo', method: 'GET', path: '/repo' },
-  { functionName: 'resource', method: 'GET', path: '/resource/{coordinate}/{digest}/{filename}' },
-  { functionName: 'upload', method: 'POST', path: '/v1/uploads' },
-  { functionName: 'upload', method: 'GET', path: '/v1/uploads/{uploadId}' },
-  { functionName: 'upload', method: 'POST', path: '/v1/uploads/{uploadId}/complete' },
-  { functionName: 'describe', method: 'GET', path: '/v1/packages' },
-  { functionName: 'describe', method: 'GET', path: '/v1/packages/{name}/{version}' },
-  { functionName: 'remove', method: 'DELETE', path: '/v1/packages/{name}/{version}' },
+  { functionName: 'health', method: 'GET', path: '/', scope: 'public' },
+  { functionName: 'health', method: 'GET', path: '/health', scope: 'public' },
+  { functionName: 'repo', method: 'GET', path: '/repo', scope: 'read' },
+  { functionName: 'resource', method: 'GET', path: '/resource/{coordinate}/{digest}/{filename}', scope: 'read' },
+  { functionName: 'upload', method: 'POST', path: '/v1/uploads', scope: 'write' },
+  { functionName: 'upload', method: 'GET', path: '/v1/uploads/{uploadId}', scope: 'write' },
+  { functionName: 'upload', method: 'POST', path: '/v1/uploads/{uploadId}/complete', scope: 'write' },
+  { functionName: 'describe', method: 'GET', path: '/v1/packages', scope: 'write' },
+  { functionName: 'describe', method: 'GET', path: '/v1/packages/{name}/{version}', scope: 'write' },
+  { functionName: 'remove', method: 'DELETE', path: '/v1/packages/{name}/{version}', scope: 'write' },
   // Maintenance (management token): run in the request, each answers its report.
-  { functionName: 'admin', method: 'POST', path: '/v1/admin/fsck' },
-  { functionName: 'admin', method: 'POST', path: '/v1/admin/reindex' },
-  { functionName: 'admin', method: 'POST', path: '/v1/admin/gc' },
-  { functionName: 'admin', method: 'POST', path: '/v1/admin/reconcile' },
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/fsck', scope: 'admin' },
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/reindex', scope: 'admin' },
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/gc', scope: 'admin' },
+  { functionName: 'admin', method: 'POST', path: '/v1/admin/reconcile', scope: 'admin' },
   // The Docker Registry API: reads, and writes only to refuse them (405 UNSUPPORTED).
-  { functionName: 'registry', method: 'GET', path: '/v2' },
-  { functionName: 'registry', method: 'HEAD', path: '/v2' },
-  { functionName: 'registry', method: 'GET', path: '/v2/{proxy+}' },
-  { functionName: 'registry', method: 'HEAD', path: '/v2/{proxy+}' },
-  { functionName: 'registry', method: 'PUT', path: '/v2/{proxy+}' },
-  { functionName: 'registry', method: 'POST', path: '/v2/{proxy+}' },
-  { functionName: 'registry', method: 'PATCH', path: '/v2/{proxy+}' },
-  { functionName: 'registry', method: 'DELETE', path: '/v2/{proxy+}' },
+  { functionName: 'registry', method: 'GET', path: '/v2', scope: 'read' },
+  { functionName: 'registry', method: 'HEAD', path: '/v2', scope: 'read' },
+  { functionName: 'registry', method: 'GET', path: '/v2/{proxy+}', scope: 'read' },
+  { functionName: 'registry', method: 'HEAD', path: '/v2/{proxy+}', scope: 'read' },
+  { functionName: 'registry', method: 'PUT', path: '/v2/{proxy+}', scope: 'read' },
+  { functionName: 'registry', method: 'POST', path: '/v2/{proxy+}', scope: 'read' },
+  { functionName: 'registry', method: 'PATCH', path: '/v2/{proxy+}', scope: 'read' },
+  { functionName: 'registry', method: 'DELETE', path: '/v2/{proxy+}', scope: 'read' },
 ];
 
 export const routeKey = (route: Route): string => `${route.method} ${route.path}`;
+
+const SCOPE_OF_ROUTE = new Map(ROUTES.map((route) => [routeKey(route), route.scope]));
+
+/** What a route key (`GET /repo`) needs; a key not in the table needs admin (fail closed). */
+export function requiredScopeOf(key: string): RequiredScope {
+  return SCOPE_OF_ROUTE.get(key) ?? 'admin';
+}
 
 /** Matches a request path against the table: the route and its (still percent-encoded) parameters. */
 export function matchRoute(method: string, rawPath: string): { route: Route; parameters: Record<string, string> } | { methodNotAllowed: true } | undefined {

@@ -10,6 +10,8 @@ export const AUDIT_PREFIX = 'audit/';
 
 export interface AuditEntry {
   readonly actor: string;
+  /** The scope the actor's credential holds (read, write, admin), when it showed one. */
+  readonly scope?: string;
   readonly action: string;
   readonly outcome: 'ok' | 'refused' | 'failed';
   readonly package?: { readonly name: string; readonly version: string };

@@ -39,6 +39,14 @@ export class UnauthorizedError extends RegistryError {
   }
 }
 
+/** A valid credential whose scope does not cover the call (403; 401 is for no or a bad credential). */
+export class ForbiddenError extends RegistryError {
+  constructor(message: string, data: Record<string, unknown> = {}) {
+    super('Forbidden', message, data);
+    this.name = 'ForbiddenError';
+  }
+}
+
 export class NotFoundError extends RegistryError {
   constructor(message: string, data: Record<string, unknown> = {}) {
     super('NotFound', message, data);

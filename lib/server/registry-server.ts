@@ -113,7 +113,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';
   const dependencies: HandlerDependencies = {
     context,
-    auth: staticTokens(config.authTokens, { loopbackWithoutToken: true }),
+    auth: { ...staticTokens(config.authTokens, { loopbackWithoutToken: true }), readProtected: config.readProtection },
     keyPrefix,
     triggerIngest: async (bundleKey) => ingest?.trigger(bundleKey),
   };

@@ -1,11 +1,13 @@
 /**
- * Management tokens from AWS Secrets Manager (the secret's string: tokens separated by commas or
- * newlines, or a JSON array of strings). Fetched with a SigV4-signed GetSecretValue call and kept
- * for five minutes, so a rotated token takes effect without a deploy. Never logged.
+ * Token entries from AWS Secrets Manager: the secret's string holds them as
+ * lib/auth/token-entries.ts reads them (commas or newlines between, or a JSON array). Fetched
+ * with a SigV4-signed GetSecretValue call and kept for five minutes, so a rotated token takes
+ * effect without a deploy. Never logged.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AuthPolicy } from '../../http/auth.ts';
+import { parseTokenEntries, type TokenEntry } from '../../auth/token-entries.ts';
 
 const CACHE_MS = 5 * 60 * 1000;
 
@@ -16,23 +18,14 @@ export interface SecretsManagerOptions {
   readonly endpoint?: string;
 }
 
-export function parseTokens(secret: string): string[] {
-  const trimmed = secret.trim();
-  if (trimmed.startsWith('[')) {
-    const parsed = JSON.parse(trimmed) as unknown;
-    if (Array.isArray(parsed)) return parsed.filter((token): token is string => typeof token === 'string' && token.length > 0);
-  }
-  return trimmed.split(/[\s,]+/).filter(Boolean);
-}
-
 export function secretsManagerTokens(options: SecretsManagerOptions): AuthPolicy {
   // The S3 client resolves credentials through the standard AWS chain; reuse it for signing.
   const credentialSource = new S3Client({ region: options.region });
-  let cached: { tokens: string[]; at: number } | undefined;
+  let cached: { entries: TokenEntry[]; at: number } | undefined;
   return {
     loopbackWithoutToken: false,
-    async tokens() {
-      if (cached && Date.now() - cached.at < CACHE_MS) return cached.tokens;
+    async entries() {
+      if (cached && Date.now() - cached.at < CACHE_MS) return cached.entries;
       const endpoint = new URL(options.endpoint ?? `https://secretsmanager.${options.region}.amazonaws.com/`);
       const body = JSON.stringify({ SecretId: options.secretId });
       const signer = new SignatureV4({
@@ -58,9 +51,10 @@ export function secretsManagerTokens(options: SecretsManagerOptions): AuthPolicy
       const response = await fetch(endpoint, { method: 'POST', headers: signed.headers as Record<string, string>, body });
       if (!response.ok) throw new Error(`Secrets Manager answered ${response.status} for the management token secret`);
       const { SecretString } = (await response.json()) as { SecretString?: string };
-      const tokens = parseTokens(SecretString ?? '');
-      cached = { tokens, at: Date.now() };
-      return tokens;
+      // A bad entry fails every call (its position named, never its text) rather than be skipped.
+      const entries = parseTokenEntries(SecretString ?? '');
+      cached = { entries, at: Date.now() };
+      return entries;
     },
   };
 }

@@ -77,6 +77,7 @@ export function marathonApp(options: RegistryOptions): MarathonApp {
     secrets.tokens = { source: options.authTokensSecretPath };
     env.REGISTRY_AUTH_TOKENS = { secret: 'tokens' };
   }
+  if (options.readProtection) env.REGISTRY_READ_PROTECTION = 'true';
   if (options.tls) {
     env.REGISTRY_TLS_CERT = options.tls.certificatePath;
     env.REGISTRY_TLS_KEY = options.tls.keyPath;

@@ -14,6 +14,7 @@ import { makeIndexerHandler, makeUnpackHandler, storeKeyOfEventKey } from '../..
 import { makeDescribeHandler } from '../../../lib/handlers/management-handlers.ts';
 import { makeRepoHandler } from '../../../lib/handlers/read-handlers.ts';
 import { staticTokens } from '../../../lib/http/auth.ts';
+import { parseTokenEntries } from '../../../lib/auth/token-entries.ts';
 import { DEFAULT_SETTINGS } from '../../../lib/registry/context.ts';
 import { lambdaContext } from '../../../lib/server/api-gateway-bridge.ts';
 import { silentLogger } from '../../../lib/support/logger.ts';
@@ -30,7 +31,7 @@ async function dependencies(): Promise<HandlerDependencies> {
       log: silentLogger,
       now: () => new Date(),
     },
-    auth: staticTokens(['sample-token'], { loopbackWithoutToken: false }),
+    auth: staticTokens(parseTokenEntries('sample-token'), { loopbackWithoutToken: false }),
     keyPrefix: '',
     triggerIngest: async () => undefined,
   };

@@ -1,0 +1,131 @@
+/**
+ * Every route of the route table × every kind of caller, over real HTTP against the embedded
+ * registry, with reads public and with reads protected: the status each must get (a refusal is
+ * 401 without a valid credential, 403 with one of too narrow a scope), and a refusal changes
+ * nothing in storage. Generated from ROUTES, so a route added to the table is checked here too.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { grants, type RequiredScope, type Scope } from '../../lib/auth/scopes.ts';
+import { hashedEntryLine } from '../../lib/auth/token-entries.ts';
+import { ROUTES, type Route } from '../../lib/http/routes.ts';
+import type { ObjectStore } from '../../lib/ports/object-store.ts';
+import { startEmbeddedRegistry } from '../helpers/embedded-registry.ts';
+import type { RegistryUnderTest } from '../helpers/registry-under-test.ts';
+
+const TOKENS: Record<Scope, string> = { read: 'scope-test-read-token-0001', write: 'scope-test-write-token-001', admin: 'scope-test-admin-token-001' };
+// One of each form: a plain scoped entry, a hashed one, and a bare (admin) token.
+const ENTRIES = [`read:${TOKENS.read}`, hashedEntryLine('write', TOKENS.write), TOKENS.admin].join(',');
+
+interface Caller {
+  readonly label: string;
+  readonly authorization?: string;
+  /** The scope it holds, if its credential is valid. */
+  readonly scope?: Scope;
+}
+
+const basic = (password: string): string => `Basic ${Buffer.from(`agent:${password}`).toString('base64')}`;
+const CALLERS: readonly Caller[] = [
+  { label: 'no credential' },
+  { label: 'a wrong bearer token', authorization: 'Bearer not-a-configured-token' },
+  { label: 'a read token', authorization: `Bearer ${TOKENS.read}`, scope: 'read' },
+  { label: 'a read token as Basic password', authorization: basic(TOKENS.read), scope: 'read' },
+  { label: 'a write token (hashed entry)', authorization: `Bearer ${TOKENS.write}`, scope: 'write' },
+  { label: 'an admin token (bare entry)', authorization: `Bearer ${TOKENS.admin}`, scope: 'admin' },
+];
+
+/** A concrete request for a route: its parameters filled in, a body where it takes one. */
+function requestOf(route: Route): { path: string; body?: string } {
+  const path = route.path
+    .replace('{coordinate}', 'hello-world%2F1.0.0')
+    .replace('{digest}', `sha256%3A${'0'.repeat(64)}`)
+    .replace('{filename}', 'file.bin')
+    .replace('{uploadId}', '00000000-0000-4000-8000-000000000000')
+    .replace('{name}', 'hello-world')
+    .replace('{version}', '1.0.0')
+    .replace('{proxy+}', 'library/hello/manifests/1.0');
+  if (route.method === 'POST' && route.path === '/v1/uploads') return { path, body: JSON.stringify({ fileName: 'x.dcos', size: 10 }) };
+  if (route.method === 'POST' && route.path.startsWith('/v1/')) return { path, body: '{}' };
+  return { path };
+}
+
+async function snapshot(store: ObjectStore): Promise<string> {
+  const lines: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.list('', token === undefined ? {} : { token });
+    for (const object of page.objects) lines.push(`${object.key} ${object.etag}`);
+    token = page.nextToken;
+  } while (token !== undefined);
+  return lines.join('\n');
+}
+
+function expectedStatus(required: RequiredScope, caller: Caller): 'allowed' | 401 | 403 {
+  if (required === 'public') return 'allowed';
+  if (!caller.scope) return 401;
+  return grants(caller.scope, required) ? 'allowed' : 403;
+}
+
+describe('the route table gives each function the scope the threat model says', () => {
+  // A function added to the table must be placed here, in a scope, on purpose.
+  const SCOPE_OF_FUNCTION: Record<string, RequiredScope> = {
+    health: 'public',
+    repo: 'read',
+    resource: 'read',
+    registry: 'read',
+    upload: 'write',
+    describe: 'write',
+    remove: 'write',
+    admin: 'admin',
+  };
+  it('every route', () => {
+    for (const route of ROUTES) assert.equal(route.scope, SCOPE_OF_FUNCTION[route.functionName], `${route.method} ${route.path}`);
+  });
+});
+
+for (const readProtection of [false, true]) {
+  describe(`every route × every caller, reads ${readProtection ? 'protected' : 'public'}`, () => {
+    let registry: RegistryUnderTest;
+    before(async () => {
+      registry = await startEmbeddedRegistry({ tokens: ENTRIES, env: { REGISTRY_READ_PROTECTION: String(readProtection) } });
+    });
+    after(async () => registry.close());
+
+    for (const route of ROUTES) {
+      it(`${route.method} ${route.path} (${route.scope})`, async () => {
+        const required: RequiredScope = route.scope === 'read' && !readProtection ? 'public' : route.scope;
+        const { path, body } = requestOf(route);
+        for (const caller of CALLERS) {
+          const expected = expectedStatus(required, caller);
+          // Settle what an allowed call before set going (an ingest, a collection) before comparing.
+          await registry.settled();
+          const before = expected === 'allowed' ? '' : await snapshot(registry.store);
+          const response = await fetch(`${registry.url}${path}`, {
+            method: route.method,
+            headers: { ...(caller.authorization ? { authorization: caller.authorization } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+            ...(body ? { body } : {}),
+          });
+          const text = await response.text();
+          const what = `${route.method} ${path} with ${caller.label}: ${response.status} ${text.slice(0, 200)}`;
+          if (expected === 'allowed') {
+            assert.ok(response.status !== 401 && response.status !== 403, what);
+            continue;
+          }
+          assert.equal(response.status, expected, what);
+          // A HEAD answer has no body to carry the envelope.
+          if (route.method !== 'HEAD') {
+            const envelope = JSON.parse(text) as { type: string; message: string };
+            assert.equal(envelope.type, expected === 401 ? 'Unauthorized' : 'Forbidden', what);
+          }
+          for (const token of Object.values(TOKENS)) assert.ok(!text.includes(token), `${what}: the answer names a token`);
+          if (expected === 401) {
+            const challenge = response.headers.get('www-authenticate') ?? '';
+            assert.match(challenge, route.scope === 'read' ? /^Basic realm=/ : /^Bearer realm=/, what);
+          }
+          await registry.settled();
+          assert.equal(await snapshot(registry.store), before, `${what}: a refused call changed storage`);
+        }
+      });
+    }
+  });
+}
