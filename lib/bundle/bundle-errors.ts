@@ -10,6 +10,7 @@ export type BundleFailure =
   | 'UnsafeEntryName'
   | 'DuplicateEntry'
   | 'EntrySizeMismatch'
+  | 'DocumentTooLarge'
   | 'CompressionRatioExceeded'
   | 'UnsupportedEntry'
   | 'ChecksumMismatch'

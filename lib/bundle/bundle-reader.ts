@@ -36,7 +36,13 @@ export interface BundleLimits extends ZipLimits {
   readonly maxDocumentBytes: number;
 }
 
-export const DEFAULT_BUNDLE_LIMITS: BundleLimits = { ...DEFAULT_ZIP_LIMITS, maxDocumentBytes: 64 * 1024 * 1024 };
+/**
+ * 4 MiB for metadata.json and manifest.json: the largest entry of the real Universe is 192 KB, and
+ * the metadata becomes the package's entry in /repo, which every Cosmos fetches every minute (a
+ * 50 MB one made /repo 52 MB). See docs/security.md for every bound.
+ */
+export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_BUNDLE_LIMITS: BundleLimits = { ...DEFAULT_ZIP_LIMITS, maxDocumentBytes: MAX_DOCUMENT_BYTES };
 
 /** Image manifests and indexes are small JSON documents (the registry spec suggests 4 MiB). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -156,6 +162,13 @@ export function jsonNestingDepth(bytes: Uint8Array): number {
 async function readJsonEntry(archive: ZipArchive, name: string, limits: BundleLimits): Promise<unknown> {
   const entry = archive.get(name);
   if (!entry) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${name}`, { entry: name });
+  if (entry.size > limits.maxDocumentBytes) {
+    throw new InvalidBundleError('DocumentTooLarge', `Package entry ${name} is ${entry.size} bytes; at most ${limits.maxDocumentBytes} are accepted`, {
+      entry: name,
+      size: entry.size,
+      maxBytes: limits.maxDocumentBytes,
+    });
+  }
   const bytes = await archive.readEntry(entry, limits.maxDocumentBytes);
   const depth = jsonNestingDepth(bytes);
   if (depth > MAX_JSON_DEPTH) {

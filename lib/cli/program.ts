@@ -13,6 +13,7 @@ import { registerConfig } from './commands/config.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerServerCommands } from './commands/server-commands.ts';
 import { registerAdminCommands } from './commands/admin-commands.ts';
+import { registerToken } from './commands/token.ts';
 import type { CliStreams } from './output.ts';
 
 export const PLUGIN_SUMMARY = 'Build, add, describe and remove packages of a DC/OS Package Registry';
@@ -44,6 +45,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   registerAdminCommands(program, run);
   registerConfig(program, run);
   registerActivate(program, run);
+  registerToken(program, run);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
 
   try {

@@ -45,6 +45,11 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
+/** Whether a listening address is loopback only (`127.0.0.1`, `::1`, `localhost`). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopback(host);
+}
+
 /** Who a caller is, for the audit trail: a fingerprint of its token (never the token). */
 export function tokenFingerprint(token: string): string {
   return fingerprintOf(tokenDigest(token));

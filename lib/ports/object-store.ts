@@ -50,6 +50,10 @@ export interface PresignOptions {
   readonly responseContentDisposition?: string;
   /** For PUT: the content type the uploader must send. */
   readonly contentType?: string;
+  /** For PUT: the exact number of bytes the URL takes (signed: a longer or shorter body is refused). */
+  readonly contentLength?: number;
+  /** For PUT: only if nothing is stored at the key yet (the URL serves one successful PUT). */
+  readonly ifNoneMatch?: '*';
 }
 
 export interface ListPage {
@@ -65,7 +69,8 @@ export interface ListPage {
  */
 export interface MultipartUploads {
   start(key: string, options: { contentType?: string }): Promise<string>;
-  presignPart(key: string, uploadId: string, partNumber: number, expiresIn: number): Promise<string>;
+  /** `contentLength`: the part's exact size, signed (a part of another length is refused). */
+  presignPart(key: string, uploadId: string, partNumber: number, expiresIn: number, contentLength?: number): Promise<string>;
   complete(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<{ etag: string }>;
   abort(key: string, uploadId: string): Promise<void>;
 }

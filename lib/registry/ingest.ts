@@ -35,6 +35,7 @@ import {
   omittedManifestKey,
   resourceKey,
   tagOwnerKey,
+  UPLOADS_PREFIX,
   uploadIdForBundleKey,
   uploadRecordKey,
 } from './layout.ts';
@@ -90,6 +91,11 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
     return record.status === 'Accepted'
       ? { outcome: 'accepted', name: record.packages[0]?.name ?? '', version: record.packages[0]?.version ?? '', unchanged: true }
       : { outcome: 'rejected', error: record.error ?? { type: 'Unknown', message: 'rejected', data: {} } };
+  }
+  if (claim.kind === 'used') {
+    log.warn('a second bundle PUT to an upload that already has one: removed, the upload keeps its own', { status: claim.record.status });
+    await context.store.delete(bundleKey);
+    return { outcome: 'ignored', reason: `upload ${uploadId} already took a bundle; this one is not ingested` };
   }
   if (claim.kind === 'busy') return { outcome: 'ignored', reason: `${bundleKey} is being ingested by attempt ${claim.record.attemptId}` };
   const attempts = claim.record.attempts ?? 1;
@@ -201,7 +207,8 @@ async function stillStaged(context: RegistryContext, staged: NonNullable<Staged[
 type Claim =
   | { readonly kind: 'claimed'; readonly record: UploadRecord }
   | { readonly kind: 'busy'; readonly record: UploadRecord }
-  | { readonly kind: 'ended'; readonly record: UploadRecord };
+  | { readonly kind: 'ended'; readonly record: UploadRecord }
+  | { readonly kind: 'used'; readonly record: UploadRecord };
 
 /** Takes the upload for this attempt, unless its outcome is recorded or a live attempt holds it. */
 async function claimUpload(context: RegistryContext, uploadId: string, bundleKey: string, identity: string, attemptId: string): Promise<Claim> {
@@ -209,6 +216,12 @@ async function claimUpload(context: RegistryContext, uploadId: string, bundleKey
   const now = context.now();
   await updateJson<UploadRecord>(context.store, uploadRecordKey(uploadId), (current) => {
     const sameBundle = current?.bundleIdentity === identity;
+    // An upload URL serves one bundle: another one PUT to it once a bundle was taken (a reused
+    // URL, a second PUT) is not this upload's. (A drop/ name may be dropped again: not these.)
+    if (current && !sameBundle && current.bundleIdentity !== undefined && bundleKey.startsWith(UPLOADS_PREFIX)) {
+      claim = { kind: 'used', record: current };
+      return undefined;
+    }
     if (current && sameBundle && (current.status === 'Accepted' || current.status === 'Rejected')) {
       claim = { kind: 'ended', record: current };
       return undefined;

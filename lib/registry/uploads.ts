@@ -60,9 +60,12 @@ export function parseCompletion(body: unknown): readonly CompletedPart[] | undef
 }
 
 export function parseUploadRequest(body: unknown): UploadRequest {
-  if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('The request body must be a JSON object');
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new InvalidRequestError('The request body must be a JSON object: {"size": <bytes>, "fileName": "<name>"}');
+  }
   const { fileName, size } = body as Record<string, unknown>;
+  // Required: the upload URL is signed for exactly this many bytes.
+  if (size === undefined) throw new InvalidRequestError('size is required: the bundle\'s length in bytes (the upload URL takes exactly that many)', { field: 'size' });
   if (fileName !== undefined && (typeof fileName !== 'string' || fileName.length > 255)) {
     throw new InvalidRequestError('fileName must be a string of at most 255 characters', { field: 'fileName' });
   }
@@ -92,16 +95,18 @@ export async function createUpload(context: RegistryContext, request: UploadRequ
     const parts: UploadPart[] = [];
     for (let partNumber = 1; partNumber <= count; partNumber++) {
       const start = (partNumber - 1) * partBytes;
-      parts.push({ partNumber, url: await multipart.presignPart(key, storeUploadId, partNumber, lifetime), start, end: Math.min(request.size, start + partBytes) - 1 });
+      const end = Math.min(request.size, start + partBytes) - 1;
+      parts.push({ partNumber, url: await multipart.presignPart(key, storeUploadId, partNumber, lifetime, end - start + 1), start, end });
     }
     await writeJsonIf(context.store, uploadRecordKey(uploadId), newRecord(uploadId, request, now, actor, { uploadId: storeUploadId, partBytes, parts: count }), undefined);
     return { uploadId, status: 'Uploading', upload: { method: 'PUT', parts, headers: {}, expiresAt }, statusUrl: `/v1/uploads/${uploadId}` };
   }
   const record = newRecord(uploadId, request, now, actor);
   await writeJsonIf(context.store, uploadRecordKey(uploadId), record, undefined);
-  const url = await context.store.presign('PUT', key, { expiresIn: lifetime });
+  // The URL takes the announced length exactly, once: storage refuses more, less, or a second PUT.
+  const url = await context.store.presign('PUT', key, { expiresIn: lifetime, ...(request.size !== undefined ? { contentLength: request.size } : {}), ifNoneMatch: '*' });
   if (!url) throw new InvalidRequestError('This storage cannot take uploads through a URL', {});
-  return { uploadId, status: record.status, upload: { method: 'PUT', url, headers: {}, expiresAt }, statusUrl: `/v1/uploads/${uploadId}` };
+  return { uploadId, status: record.status, upload: { method: 'PUT', url, headers: { 'if-none-match': '*' }, expiresAt }, statusUrl: `/v1/uploads/${uploadId}` };
 }
 
 function newRecord(uploadId: string, request: UploadRequest, now: Date, actor: string, multipart?: UploadRecord['multipart']): UploadRecord {

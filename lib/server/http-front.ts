@@ -13,6 +13,7 @@ import { lambdaContext, toApiGatewayEvent, writeApiGatewayResult } from './api-g
 import { STORE_PATH_PREFIX } from './signed-urls.ts';
 import { sendBody } from './send-body.ts';
 import { parseByteRange } from '../http/byte-range.ts';
+import { announcedLengthProblem, BodyTooLargeError, boundedBody } from './bounded-body.ts';
 
 
 type StoreRequestHandler = (request: IncomingMessage, response: ServerResponse, url: URL, method: string) => Promise<void>;
@@ -44,7 +45,16 @@ export function httpFront(functions: Record<HttpFunctionName, HttpFunction>, log
       );
       return;
     }
-    const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(request, MAX_JSON_BODY);
+    let body: Buffer;
+    try {
+      body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(request, MAX_JSON_BODY);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      // Not read further: the connection closes after the answer.
+      response.writeHead(413, { 'content-type': ERROR_MEDIA_TYPE, connection: 'close' });
+      response.end(JSON.stringify({ type: 'PayloadTooLarge', message: `The request body is larger than the ${MAX_JSON_BODY} bytes a management call takes (bundles go to the upload URL)`, data: { maxBytes: MAX_JSON_BODY } }));
+      return;
+    }
     const event = toApiGatewayEvent(request, url, matched.route, matched.parameters, body);
     const result = await functions[matched.route.functionName](event, lambdaContext(matched.route.functionName));
     await writeApiGatewayResult(response, result, request.method === 'HEAD');
@@ -96,13 +106,10 @@ export async function streamStoredObject(
 }
 
 async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const early = announcedLengthProblem(request, { max: limit });
+  if (early) throw early;
   const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > limit) throw new Error(`request body larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
+  for await (const chunk of boundedBody(request as AsyncIterable<Buffer>, { max: limit })) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 

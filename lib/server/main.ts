@@ -4,6 +4,7 @@
  */
 import { ConfigurationError, serverConfigFrom } from '../config/environment.ts';
 import { createLogger } from '../support/logger.ts';
+import { isLoopbackHost } from '../http/auth.ts';
 import { startRegistryServer } from './registry-server.ts';
 
 // The AWS SDK warns on every start that future releases need Node.js 22; the versions this
@@ -26,7 +27,11 @@ async function main(): Promise<void> {
   const storage = config.storage.kind === 'fs' ? `directory ${config.storage.root}` : `bucket ${config.storage.bucket}${config.storage.endpoint ? ` at ${config.storage.endpoint}` : ''}`;
   log.info('registry listening', { url: registry.url, storage, drop: `${config.dataDir}/drop` });
   if (config.authTokens.length === 0) {
-    log.warn('no management token configured (REGISTRY_AUTH_TOKENS): the management API (/v1/*) accepts calls from this machine only');
+    log.warn(
+      isLoopbackHost(config.host)
+        ? 'no management token configured (REGISTRY_AUTH_TOKENS): the management API (/v1/*) accepts calls from this machine only'
+        : `no management token configured (REGISTRY_AUTH_TOKENS) and listening on ${config.host}: the management API (/v1/*) refuses every call (a proxy on this host would make any caller look local); make one with \`dcos-registry token create --scope=admin\``,
+    );
   }
   const stop = (): void => {
     log.info('stopping');

@@ -21,8 +21,9 @@ import type { ServerConfig } from '../config/environment.ts';
 import type { HandlerDependencies } from '../handlers/dependencies.ts';
 import { makeIndexerHandler, makeUnpackHandler } from '../handlers/event-handlers.ts';
 import { httpFunctions } from '../handlers/http-functions.ts';
-import { staticTokens } from '../http/auth.ts';
-import type { ObjectStore } from '../ports/object-store.ts';
+import { isLoopbackHost, staticTokens } from '../http/auth.ts';
+import { PreconditionFailedError, type ObjectStore } from '../ports/object-store.ts';
+import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
 import { INDEX_KEY, mediaObjectKey, UPLOADS_PREFIX } from '../registry/layout.ts';
 import { withReadCache } from '../adapters/object-store/read-cache.ts';
@@ -38,6 +39,7 @@ import { DropFolder } from './drop-folder.ts';
 import { DropPrefixScanner } from './drop-prefix-scanner.ts';
 import { IngestRunner, s3CreatedEvent } from './ingest-runner.ts';
 import { createUrlSigner, verifySignedUrl } from './signed-urls.ts';
+import { announcedLengthProblem, BodyTooLargeError, BodyTooShortError, boundedBody } from './bounded-body.ts';
 
 
 export interface RunningRegistry {
@@ -113,7 +115,10 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const keyPrefix = config.storage.kind === 's3' ? config.storage.prefix : '';
   const dependencies: HandlerDependencies = {
     context,
-    auth: { ...staticTokens(config.authTokens, { loopbackWithoutToken: true }), readProtected: config.readProtection },
+    // Without a token, management is open to this machine only, and only while the server listens
+    // on loopback alone: bound wider, a reverse proxy on this host would make every caller look
+    // local, so then nobody may manage until a token is configured.
+    auth: { ...staticTokens(config.authTokens, { loopbackWithoutToken: isLoopbackHost(config.host) }), readProtected: config.readProtection },
     keyPrefix,
     triggerIngest: async (bundleKey) => ingest?.trigger(bundleKey),
   };
@@ -157,9 +162,27 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
       return;
     }
     if (allowed.method === 'PUT') {
-      const { etag } = await store.put(allowed.key, request as AsyncIterable<Uint8Array>, {
-        ...(request.headers['content-type'] ? { contentType: request.headers['content-type'] } : {}),
-      });
+      // The length the URL was signed for, exactly; else no more than a bundle may be.
+      const bound = { ...(allowed.contentLength !== undefined ? { exact: allowed.contentLength } : {}), max: settings.maxBundleBytes };
+      const refusal = (status: number, type: string, message: string): void => {
+        // The rest of a refused body is not read: the connection closes after the answer.
+        response.writeHead(status, { 'content-type': ERROR_MEDIA_TYPE, connection: 'close' });
+        response.end(JSON.stringify({ type, message, data: {} }));
+      };
+      const early = announcedLengthProblem(request, bound);
+      if (early) return refusal(early instanceof BodyTooLargeError ? 413 : 400, early instanceof BodyTooLargeError ? 'PayloadTooLarge' : 'IncompleteBody', `Refused: ${early.message}`);
+      let etag: string;
+      try {
+        ({ etag } = await store.put(allowed.key, boundedBody(request as AsyncIterable<Buffer>, bound), {
+          ...(request.headers['content-type'] ? { contentType: request.headers['content-type'] } : {}),
+          ...(allowed.once ? { ifNoneMatch: '*' as const } : {}),
+        }));
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) return refusal(413, 'PayloadTooLarge', `Refused: ${error.message}`);
+        if (error instanceof BodyTooShortError) return refusal(400, 'IncompleteBody', `Refused: ${error.message}`);
+        if (error instanceof PreconditionFailedError) return refusal(412, 'AlreadyUploaded', 'Refused: this upload URL has been used; create a new upload');
+        throw error;
+      }
       response.writeHead(200, { etag });
       response.end();
       // Storage here emits no events: this is where an upload "lands" (as S3 would notify).

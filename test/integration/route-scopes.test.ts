@@ -129,3 +129,20 @@ for (const readProtection of [false, true]) {
     }
   });
 }
+
+describe('no token configured', () => {
+  it('management is open to loopback callers only while the server listens on loopback alone', async () => {
+    for (const [host, expected] of [['127.0.0.1', 200], ['0.0.0.0', 401]] as const) {
+      const registry = await startEmbeddedRegistry({ tokens: '', env: { HOST: host } });
+      try {
+        const port = new URL(registry.url).port;
+        const response = await fetch(`http://127.0.0.1:${port}/v1/packages`);
+        assert.equal(response.status, expected, `listening on ${host}: ${await response.text()}`);
+        // Reads stay public either way.
+        assert.equal((await fetch(`http://127.0.0.1:${port}/repo`)).status, 200);
+      } finally {
+        await registry.close();
+      }
+    }
+  });
+});

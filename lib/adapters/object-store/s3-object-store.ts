@@ -200,8 +200,8 @@ export class S3ObjectStore implements ObjectStore {
         throw translate(error, key);
       }
     },
-    presignPart: (key, uploadId, partNumber, expiresIn) =>
-      this.presignRequest('PUT', key, { expiresIn }, { partNumber: String(partNumber), uploadId }),
+    presignPart: (key, uploadId, partNumber, expiresIn, contentLength) =>
+      this.presignRequest('PUT', key, { expiresIn, ...(contentLength !== undefined ? { contentLength } : {}) }, { partNumber: String(partNumber), uploadId }),
     complete: async (key, uploadId, parts) => {
       assertValidKey(ADAPTER, key);
       try {
@@ -335,6 +335,9 @@ export class S3ObjectStore implements ObjectStore {
     if (options.responseContentDisposition) query['response-content-disposition'] = options.responseContentDisposition;
     const headers: Record<string, string> = { host: url.host };
     if (method === 'PUT' && options.contentType) headers['content-type'] = options.contentType;
+    // Signed, so S3 itself refuses a body of another length, and a second PUT once one landed.
+    if (method === 'PUT' && options.contentLength !== undefined) headers['content-length'] = String(options.contentLength);
+    if (method === 'PUT' && options.ifNoneMatch === '*') headers['if-none-match'] = '*';
     const signer = new SignatureV4({
       credentials: config.credentials,
       region: await config.region(),

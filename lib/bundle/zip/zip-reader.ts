@@ -45,7 +45,8 @@ export interface ZipLimits {
 }
 
 export const DEFAULT_ZIP_LIMITS: ZipLimits = {
-  maxEntries: 1_000_000,
+  // A package of fifty images of forty layers has a few thousand entries.
+  maxEntries: 100_000,
   maxCompressionRatio: 200,
   maxCentralDirectoryBytes: 256 * 1024 * 1024,
 };

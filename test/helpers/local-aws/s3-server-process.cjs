@@ -8,6 +8,10 @@
 // - s3rver writes objects in place, so a read during a write can see half an object; S3 replaces
 //   objects atomically. The middleware serialises the requests on each key (reads buffered whole
 //   inside the lock).
+// - s3rver does not check SigV4 signatures; S3 does. For presigned URLs (what clients outside the
+//   registry use: uploads, redirects) the middleware signs the request again as received and
+//   refuses a mismatch, so a body of another length than the signed Content-Length, or a missing
+//   signed If-None-Match, is refused as S3 refuses it.
 // - s3rver has no ListMultipartUploads, ListParts nor AbortMultipartUpload; the middleware answers
 //   them from s3rver's own upload directories, so abandoned uploads can be found and aborted.
 // - s3rver prunes the directories a delete leaves empty, racing puts of other keys into the same
@@ -27,7 +31,9 @@
 'use strict';
 const fsp = require('fs/promises');
 const path = require('path');
+const crypto = require('crypto');
 const S3rver = require('s3rver');
+const { SignatureV4 } = require('@smithy/signature-v4');
 
 const [directory, bucket] = process.argv.slice(2);
 const server = new S3rver({
@@ -258,8 +264,61 @@ async function bufferBody(ctx) {
   ctx.body = Buffer.concat(chunks);
 }
 
+class Sha256 {
+  constructor(secret) {
+    this.hash = secret ? crypto.createHmac('sha256', secret) : crypto.createHash('sha256');
+  }
+  update(data) {
+    this.hash.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+const AUTH_QUERY = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature', 'X-Amz-Security-Token'];
+
+/** Why a presigned request's signature does not hold (signed again from what arrived), or undefined. */
+async function presignedProblem(ctx) {
+  const query = ctx.query;
+  const credential = String(query['X-Amz-Credential'] || '').split('/');
+  const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(query['X-Amz-Date'] || ''));
+  if (credential.length !== 5 || !stamp) return 'malformed presigned URL';
+  const signingDate = new Date(Date.UTC(+stamp[1], +stamp[2] - 1, +stamp[3], +stamp[4], +stamp[5], +stamp[6]));
+  const expiresIn = Number(query['X-Amz-Expires']);
+  if (signingDate.getTime() + expiresIn * 1000 < Date.now()) return 'expired';
+  const headers = {};
+  for (const name of String(query['X-Amz-SignedHeaders'] || '').split(';')) {
+    const value = ctx.get(name);
+    if (value === '') return `signed header ${name} is missing`;
+    headers[name] = value;
+  }
+  const rest = {};
+  for (const [name, value] of Object.entries(query)) if (!AUTH_QUERY.includes(name)) rest[name] = value;
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: credential[0], secretAccessKey: 'S3RVER' },
+    region: credential[2],
+    service: 's3',
+    sha256: Sha256,
+    uriEscapePath: false,
+  });
+  const signed = await signer.presign(
+    { method: ctx.method, protocol: 'http:', hostname: ctx.hostname, path: ctx.path, query: rest, headers },
+    { expiresIn, signingDate },
+  );
+  return signed.query['X-Amz-Signature'] === query['X-Amz-Signature'] ? undefined : 'signature does not match';
+}
+
 server.middleware.unshift(async (ctx, next) => {
   if (ctx.path === '/__faults') return controlFaults(ctx);
+  if ('X-Amz-Signature' in ctx.query) {
+    const problem = await presignedProblem(ctx);
+    if (problem) {
+      // Answered before the body is read: the connection cannot be reused.
+      ctx.set('connection', 'close');
+      return s3Error(ctx, 403, 'SignatureDoesNotMatch', `The request signature we calculated does not match the signature you provided (${problem})`);
+    }
+  }
   const { bucketName, key } = objectPath(ctx);
   if (key !== '') {
     const fault = takeFault(ctx, key);

@@ -2,11 +2,11 @@
  * The bundle reader refuses every malformed bundle with a typed reason and accepts a good one.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readAndVerifyBundle } from '../../../lib/bundle/bundle-reader.ts';
+import { MAX_DOCUMENT_BYTES, readAndVerifyBundle } from '../../../lib/bundle/bundle-reader.ts';
 import { InvalidBundleError, type BundleFailure } from '../../../lib/bundle/bundle-errors.ts';
 import { BufferByteSource, FileByteSource } from '../../../lib/bundle/byte-source.ts';
 import { ASSET_BYTES, ICON_BYTES, sampleBundleEntries, sampleManifest, sampleMetadata } from '../../helpers/bundle-builder.ts';
@@ -27,7 +27,25 @@ function withEntry(index: number, change: (entry: CraftedEntry) => CraftedEntry,
   return craftZip(entries.map((entry, at) => (at === index ? change(entry) : entry)));
 }
 
+/** The sample metadata with its description padded so that its JSON is exactly `bytes` long. */
+function metadataOfLength(bytes: number): unknown {
+  const metadata = sampleMetadata() as unknown as Record<string, unknown>;
+  const base = JSON.stringify({ ...metadata, description: '' }).length;
+  // Random text: padding that compresses well would trip the compression-ratio check first.
+  const padded = { ...metadata, description: randomBytes(bytes).toString('base64').slice(0, bytes - base) };
+  assert.equal(JSON.stringify(padded).length, bytes);
+  return padded;
+}
+
 describe('bundle reader', () => {
+  it('refuses a metadata.json or manifest.json one byte over 4 MiB as DocumentTooLarge, and takes one at the limit', async () => {
+    await expectRefusal(craftZip(sampleBundleEntries(metadataOfLength(MAX_DOCUMENT_BYTES + 1))), 'DocumentTooLarge', /metadata\.json is 4194305 bytes; at most 4194304/);
+    const atLimit = await readAndVerifyBundle(new BufferByteSource(craftZip(sampleBundleEntries(metadataOfLength(MAX_DOCUMENT_BYTES)))));
+    assert.equal((atLimit.metadata as { description: string }).description.length > 4_000_000, true);
+    const manifest = { ...(sampleManifest() as unknown as Record<string, unknown>), builtBy: randomBytes(MAX_DOCUMENT_BYTES).toString('base64').slice(0, MAX_DOCUMENT_BYTES) };
+    await expectRefusal(craftZip(sampleBundleEntries(sampleMetadata(), manifest)), 'DocumentTooLarge', /manifest\.json/);
+  });
+
   it('accepts a well-formed bundle and returns its metadata and manifest', async () => {
     const bundle = await readAndVerifyBundle(new BufferByteSource(craftZip(sampleBundleEntries())));
     assert.deepEqual(bundle.metadata, sampleMetadata());
