@@ -29,6 +29,7 @@ import {
 import type { ByteSource } from './byte-source.ts';
 import { METHOD_STORED } from './zip/zip-format.ts';
 import { DEFAULT_ZIP_LIMITS, ZipArchive, type ZipEntry, type ZipLimits } from './zip/zip-reader.ts';
+import { MAX_ENVELOPE_BYTES, sha256Hex, SIGNATURE_ENTRY, type SignedContent } from '../signing/bundle-signature.ts';
 import { imageLocations, TEMPLATE_POINTER } from '../universe/image-locations.ts';
 
 export interface BundleLimits extends ZipLimits {
@@ -70,16 +71,23 @@ export class Bundle {
     readonly imageBlobs: ReadonlyMap<string, BundleResourceContent>,
     /** The media type of every image blob that is a manifest (or list/index), by sha256. */
     readonly manifestTypes: ReadonlyMap<string, string>,
+    /** What a signature must cover: the package and the sha256 of its two documents as stored. */
+    readonly signedContent: SignedContent,
+    /** The signature envelope's bytes (signature.dsse.json), when the bundle is signed. */
+    readonly signatureEnvelope: Uint8Array | undefined,
   ) {}
 
   static async open(source: ByteSource, limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): Promise<Bundle> {
     const archive = await ZipArchive.open(source, limits);
-    const metadata = await readMetadata(archive, limits);
-    const manifest = await readManifest(archive, limits);
+    const { metadata, sha256: metadataSha256 } = await readMetadata(archive, limits);
+    const { manifest, sha256: manifestSha256 } = await readManifest(archive, limits);
     const resources = checkResources(archive, metadata, manifest);
     const { blobs, manifestTypes } = await checkImages(archive, metadata, manifest);
     checkNoStrayEntries(archive, resources, blobs, manifest.images.length > 0);
-    return new Bundle(archive, metadata, manifest, resources, blobs, manifestTypes);
+    const signatureEntry = archive.get(SIGNATURE_ENTRY);
+    const signatureEnvelope = signatureEntry ? await archive.readEntry(signatureEntry, MAX_ENVELOPE_BYTES) : undefined;
+    const signedContent = { name: metadata.name, version: metadata.version, metadataSha256, manifestSha256 };
+    return new Bundle(archive, metadata, manifest, resources, blobs, manifestTypes, signedContent, signatureEnvelope);
   }
 
   get contentBytes(): number {
@@ -159,7 +167,7 @@ export function jsonNestingDepth(bytes: Uint8Array): number {
   return deepest;
 }
 
-async function readJsonEntry(archive: ZipArchive, name: string, limits: BundleLimits): Promise<unknown> {
+async function readJsonEntry(archive: ZipArchive, name: string, limits: BundleLimits): Promise<{ value: unknown; sha256: string }> {
   const entry = archive.get(name);
   if (!entry) throw new InvalidBundleError('MissingEntry', `Package entry not found: ${name}`, { entry: name });
   if (entry.size > limits.maxDocumentBytes) {
@@ -179,7 +187,7 @@ async function readJsonEntry(archive: ZipArchive, name: string, limits: BundleLi
     });
   }
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return { value: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)), sha256: sha256Hex(bytes) };
   } catch (cause) {
     throw new InvalidBundleError('InvalidEntry', `Package entry was not JSON or did not match the expected schema: ${name}`, {
       entry: name,
@@ -188,8 +196,8 @@ async function readJsonEntry(archive: ZipArchive, name: string, limits: BundleLi
   }
 }
 
-async function readMetadata(archive: ZipArchive, limits: BundleLimits): Promise<PackageMetadata> {
-  const metadata = await readJsonEntry(archive, METADATA_ENTRY, limits);
+async function readMetadata(archive: ZipArchive, limits: BundleLimits): Promise<{ metadata: PackageMetadata; sha256: string }> {
+  const { value: metadata, sha256 } = await readJsonEntry(archive, METADATA_ENTRY, limits);
   const errors = schemaErrors('metadata', metadata);
   if (errors.length > 0) {
     throw new InvalidBundleError('InvalidEntry', `Package entry was not JSON or did not match the expected schema: ${METADATA_ENTRY}`, {
@@ -197,11 +205,11 @@ async function readMetadata(archive: ZipArchive, limits: BundleLimits): Promise<
       errors,
     });
   }
-  return metadata as PackageMetadata;
+  return { metadata: metadata as PackageMetadata, sha256 };
 }
 
-async function readManifest(archive: ZipArchive, limits: BundleLimits): Promise<BundleManifest> {
-  const manifest = await readJsonEntry(archive, MANIFEST_ENTRY, limits);
+async function readManifest(archive: ZipArchive, limits: BundleLimits): Promise<{ manifest: BundleManifest; sha256: string }> {
+  const { value: manifest, sha256 } = await readJsonEntry(archive, MANIFEST_ENTRY, limits);
   const formatVersion = (manifest as { formatVersion?: unknown } | null)?.formatVersion;
   if (typeof formatVersion === 'number' && formatVersion !== BUNDLE_FORMAT_VERSION) {
     throw new InvalidBundleError('UnsupportedEntry', `bundle format version ${formatVersion} is not supported (this registry reads version ${BUNDLE_FORMAT_VERSION})`, {
@@ -217,7 +225,7 @@ async function readManifest(archive: ZipArchive, limits: BundleLimits): Promise<
       errors,
     });
   }
-  return manifest as BundleManifest;
+  return { manifest: manifest as BundleManifest, sha256 };
 }
 
 function checkResources(archive: ZipArchive, metadata: PackageMetadata, manifest: BundleManifest): Map<string, BundleResourceContent> {
@@ -384,7 +392,7 @@ function checkNoStrayEntries(
   hasImages: boolean,
 ): void {
   for (const entry of archive.entries.values()) {
-    if (entry.name === METADATA_ENTRY || entry.name === MANIFEST_ENTRY || entry.isDirectory) continue;
+    if (entry.name === METADATA_ENTRY || entry.name === MANIFEST_ENTRY || entry.name === SIGNATURE_ENTRY || entry.isDirectory) continue;
     if (hasImages && (entry.name === IMAGES_LAYOUT_ENTRY || entry.name === IMAGES_INDEX_ENTRY)) continue;
     const resource = resourceEntryDigest(entry.name);
     if (resource !== undefined && resources.has(resource)) continue;

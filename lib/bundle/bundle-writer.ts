@@ -4,7 +4,8 @@
  * file beside the target, renamed into place only when the archive is complete, so a failed or
  * interrupted build never leaves a `.dcos` behind.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { sha256Hex, SIGNATURE_ENTRY, signBundle } from '../signing/bundle-signature.ts';
 import { link, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PackagingError } from '../domain/errors.ts';
@@ -62,7 +63,8 @@ export class BundleWriter {
     return this.zip.has(contentEntryName('image-blob', sha256));
   }
 
-  async finish(metadata: PackageMetadata, manifest: BundleManifest): Promise<void> {
+  /** `signingKey`: an Ed25519 key; the bundle then carries a signature of what it holds (lib/signing). */
+  async finish(metadata: PackageMetadata, manifest: BundleManifest, options: { signingKey?: KeyObject } = {}): Promise<void> {
     if (manifest.images.length > 0) {
       // The OCI image layout's own files, so that OCI tools can read images/ as it is.
       const index = {
@@ -78,8 +80,15 @@ export class BundleWriter {
       await this.zip.addBuffer(IMAGES_LAYOUT_ENTRY, Buffer.from(JSON.stringify(OCI_LAYOUT_DOCUMENT)), { deflate: false });
       await this.zip.addBuffer(IMAGES_INDEX_ENTRY, Buffer.from(JSON.stringify(index, null, 2)), { deflate: true });
     }
-    await this.zip.addBuffer(METADATA_ENTRY, Buffer.from(JSON.stringify(metadata, null, 2)), { deflate: true });
-    await this.zip.addBuffer(MANIFEST_ENTRY, Buffer.from(JSON.stringify(manifest, null, 2)), { deflate: true });
+    const metadataBytes = Buffer.from(JSON.stringify(metadata, null, 2));
+    const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2));
+    await this.zip.addBuffer(METADATA_ENTRY, metadataBytes, { deflate: true });
+    await this.zip.addBuffer(MANIFEST_ENTRY, manifestBytes, { deflate: true });
+    if (options.signingKey) {
+      // Over the bytes just written: the signature covers them as they are, and changes none.
+      const envelope = signBundle(options.signingKey, { name: metadata.name, version: metadata.version, metadataSha256: sha256Hex(metadataBytes), manifestSha256: sha256Hex(manifestBytes) });
+      await this.zip.addBuffer(SIGNATURE_ENTRY, Buffer.from(JSON.stringify(envelope, null, 2)), { deflate: false });
+    }
     await this.zip.finish();
     if (this.overwrite) {
       await rename(this.partialPath, this.targetPath);

@@ -14,6 +14,7 @@ import { registerMigrate } from './commands/migrate.ts';
 import { registerServerCommands } from './commands/server-commands.ts';
 import { registerAdminCommands } from './commands/admin-commands.ts';
 import { registerToken } from './commands/token.ts';
+import { registerSigning } from './commands/signing.ts';
 import type { CliStreams } from './output.ts';
 
 export const PLUGIN_SUMMARY = 'Build, add, describe and remove packages of a DC/OS Package Registry';
@@ -46,6 +47,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   registerConfig(program, run);
   registerActivate(program, run);
   registerToken(program, run);
+  registerSigning(program, run);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
 
   try {

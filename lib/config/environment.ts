@@ -2,7 +2,10 @@
  * Configuration from environment variables, parsed once into typed values. Unknown or malformed
  * values fail at start with a message naming the variable.
  */
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { trustedKeyFrom } from '../signing/bundle-signature.ts';
 import type { LogLevel } from '../support/logger.ts';
 import { parseTokenEntries, TokenEntryError, type TokenEntry } from '../auth/token-entries.ts';
 
@@ -30,6 +33,8 @@ export interface ServerConfig {
   readonly authTokens: readonly TokenEntry[];
   /** Whether reads (repository, resources, images) need a read token. */
   readonly readProtection: boolean;
+  /** Keys bundles must be signed by; absent: signatures not required. */
+  readonly trustedKeys?: readonly KeyObject[];
   readonly logLevel: LogLevel;
   /** Seconds between scans of the drop folder (or drop/ prefix). */
   readonly dropScanSeconds: number;
@@ -58,6 +63,23 @@ export function integerFrom(env: Env, name: string, fallback: number, min: numbe
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) throw new ConfigurationError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
+}
+
+/**
+ * REGISTRY_TRUSTED_KEYS: the Ed25519 keys bundles must be signed by, comma-separated, each the
+ * `ed25519:<base64>` line `dcos-registry key create` prints or the path of a PEM public key file.
+ * Unset: signatures are not required (and not checked).
+ */
+export function trustedKeysFrom(env: Env): KeyObject[] | undefined {
+  const entries = (env.REGISTRY_TRUSTED_KEYS ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0) return undefined;
+  return entries.map((entry, index) => {
+    try {
+      return trustedKeyFrom(entry.startsWith('ed25519:') ? entry : readFileSync(entry, 'utf8'));
+    } catch (error) {
+      throw new ConfigurationError('REGISTRY_TRUSTED_KEYS', `entry ${index + 1}: ${(error as Error).message}`);
+    }
+  });
 }
 
 /** REGISTRY_READ_PROTECTION: `true` makes the repository, resources and images need a read token. */
@@ -111,6 +133,11 @@ export function tokenEntriesFrom(env: Env): TokenEntry[] {
   }
 }
 
+/** `{ [name]: value }` when the value is present, else nothing (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(name: K, value: V | undefined): { [key in K]?: V } {
+  return value === undefined ? {} : ({ [name]: value } as { [key in K]?: V });
+}
+
 export function serverConfigFrom(env: Env): ServerConfig {
   const dataDir = resolve(env.REGISTRY_DATA_DIR ?? '.registry-data');
   const publicBaseUrl = publicBaseUrlFrom(env);
@@ -123,6 +150,7 @@ export function serverConfigFrom(env: Env): ServerConfig {
     storage: storageFrom(env, dataDir),
     authTokens: tokenEntriesFrom(env),
     readProtection: readProtectionFrom(env),
+    ...optional('trustedKeys', trustedKeysFrom(env)),
     logLevel: logLevel(env),
     dropScanSeconds: integerFrom(env, 'REGISTRY_DROP_SCAN_SECONDS', 2, 1, 3600),
     gcGraceSeconds: integerFrom(env, 'REGISTRY_GC_GRACE_SECONDS', 3600, 0, 30 * 86400),

@@ -17,7 +17,7 @@ import { staticTokens } from '../http/auth.ts';
 import { DEFAULT_SETTINGS } from '../registry/context.ts';
 import { createLogger } from '../support/logger.ts';
 import { EmfMetrics } from '../observability/emf-metrics.ts';
-import { ConfigurationError, dockerHostFrom, integerFrom, logLevelFrom, publicBaseUrlFrom, readProtectionFrom, tokenEntriesFrom } from './environment.ts';
+import { ConfigurationError, dockerHostFrom, integerFrom, logLevelFrom, publicBaseUrlFrom, readProtectionFrom, tokenEntriesFrom, trustedKeysFrom } from './environment.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -57,6 +57,7 @@ export function lambdaDependencies(queueFrom: QueueFactory, env: Env = process.e
     ? secretsManagerTokens({ secretId: env.REGISTRY_AUTH_SECRET_ID, region, ...(env.REGISTRY_SECRETS_ENDPOINT ? { endpoint: env.REGISTRY_SECRETS_ENDPOINT } : {}) })
     : staticTokens(tokenEntriesFrom(env), { loopbackWithoutToken: false });
   const auth = { ...tokens, readProtected: readProtectionFrom(env) };
+  const trustedKeys = trustedKeysFrom(env);
   return {
     context: {
       store,
@@ -75,6 +76,7 @@ export function lambdaDependencies(queueFrom: QueueFactory, env: Env = process.e
         staleAfterSeconds: integerFrom(env, 'REGISTRY_STALE_SECONDS', DEFAULT_SETTINGS.staleAfterSeconds, 1, 86400),
         // S3 refuses parts under 5 MiB (but the last).
         multipartPartBytes: integerFrom(env, 'REGISTRY_MULTIPART_PART_BYTES', DEFAULT_SETTINGS.multipartPartBytes, 5 * 1024 ** 2, 5 * 1024 ** 3),
+        ...(trustedKeys ? { trustedKeys } : {}),
       },
     },
     auth,

@@ -19,6 +19,7 @@ export interface RegistryOptions {
   readonly dockerHost: string;
   readonly authTokensSecretPath?: string;
   readonly readProtection: boolean;
+  readonly trustedKeys: readonly string[];
   readonly tls?: { readonly certificatePath: string; readonly keyPath: string };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly service: {
@@ -81,6 +82,7 @@ export function resolveOptions(document: unknown, file = 'options'): RegistryOpt
       'docker-host'?: string;
       'auth-tokens-secret-path'?: string;
       'read-protection'?: boolean;
+      'trusted-keys'?: string[];
       tls?: { 'certificate-path': string; 'key-path': string };
       'log-level'?: RegistryOptions['logLevel'];
     };
@@ -110,6 +112,7 @@ export function resolveOptions(document: unknown, file = 'options'): RegistryOpt
     dockerHost: registry['docker-host'] ?? `${host}:443`,
     ...(registry['auth-tokens-secret-path'] ? { authTokensSecretPath: registry['auth-tokens-secret-path'] } : {}),
     readProtection: registry['read-protection'] ?? false,
+    trustedKeys: registry['trusted-keys'] ?? [],
     ...(registry.tls ? { tls: { certificatePath: registry.tls['certificate-path'], keyPath: registry.tls['key-path'] } } : {}),
     logLevel: registry['log-level'] ?? 'info',
     service: {

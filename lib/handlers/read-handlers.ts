@@ -1,5 +1,6 @@
 /** The public read functions: health, repo (the index Cosmos reads) and resource. */
-import { fromReply, header, json, pathParameter } from '../http/api-gateway.ts';
+import { fromReply, header, json, pathParameter, type HttpEvent } from '../http/api-gateway.ts';
+import { answerTokenRequest, checkPullToken, dockerChallenge, PullTokenRefused } from '../registry/pull-tokens.ts';
 import { httpHandler } from '../http/middleware.ts';
 import { checkHealth, serveRepository, serveResource } from '../registry/serve.ts';
 import { serveDistribution } from '../registry/serve-images.ts';
@@ -46,11 +47,21 @@ export function makeResourceHandler({ context, auth }: HandlerDependencies) {
   );
 }
 
-/** The Docker Registry API v2 (`/v2/…`), read-only. */
+/** The Docker Registry API v2 (`/v2/…`), read-only, and its token endpoint. */
 export function makeRegistryHandler({ context, auth }: HandlerDependencies) {
+  const pullTokens = {
+    verify: (event: HttpEvent, token: string) => checkPullToken(context, token, event.pathParameters?.proxy ?? ''),
+    challenge: (event: HttpEvent, error: unknown): Record<string, string> =>
+      // The token endpoint itself takes Basic credentials.
+      event.routeKey === 'GET /v2/token'
+        ? { 'www-authenticate': 'Basic realm="dcos-registry", charset="UTF-8"' }
+        : dockerChallenge(context, event.pathParameters?.proxy ?? '', error instanceof PullTokenRefused ? error : undefined),
+  };
   return httpHandler(
-    async (event) =>
-      fromReply(
+    async (event, scope) =>
+      event.routeKey === 'GET /v2/token'
+        ? json(200, await answerTokenRequest(context, scope.actor, event.rawQueryString ?? ''))
+        : fromReply(
         await serveDistribution(context, {
           method: event.requestContext.http.method,
           path: event.pathParameters?.proxy ?? '',
@@ -59,6 +70,6 @@ export function makeRegistryHandler({ context, auth }: HandlerDependencies) {
         }),
         { stream: context.settings.streamResponses },
       ),
-    { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
+    { log: context.log, auth, pullTokens, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
 }

@@ -6,7 +6,9 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Metrics } from '../ports/metrics.ts';
 import type { Logger } from '../support/logger.ts';
-import type { RequiredScope, Scope } from '../auth/scopes.ts';
+import { isPullToken } from '../auth/bearer-tokens.ts';
+import { grants, type RequiredScope, type Scope } from '../auth/scopes.ts';
+import { ForbiddenError } from '../registry/registry-errors.ts';
 import { authorize, type AuthPolicy } from './auth.ts';
 import { requiredScopeOf } from './routes.ts';
 import { header, type HttpEvent, type HttpResult } from './api-gateway.ts';
@@ -28,6 +30,15 @@ export interface HttpHandlerOptions {
   readonly metrics?: Metrics;
   /** Checked before the handler runs, against the scope the route table gives the route. */
   readonly auth?: AuthPolicy;
+  /** The Docker token flow (the registry function): pull tokens it accepts, the challenge it sends. */
+  readonly pullTokens?: PullTokens;
+}
+
+export interface PullTokens {
+  /** Who a pull token (lib/auth/bearer-tokens.ts) was issued to, or throws the 401 to answer. */
+  verify(event: HttpEvent, token: string): Promise<{ actor: string }>;
+  /** The headers of a 401 on this request (with reads protected). */
+  challenge(event: HttpEvent, error: unknown): Record<string, string>;
 }
 
 /** What a route needs of this deployment's callers: `read` routes are public unless reads are protected. */
@@ -69,9 +80,19 @@ export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
         };
         scopes.set(request.event, scope);
         if (options.auth) {
-          const caller = await authorize(options.auth, header(request.event, 'authorization'), request.event.requestContext?.http?.sourceIp, effectiveScope(request.event.routeKey, options.auth));
-          scope.actor = caller.actor;
-          scope.actorScope = caller.scope;
+          const required = effectiveScope(request.event.routeKey, options.auth);
+          const authorization = header(request.event, 'authorization');
+          const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+          if (required !== 'public' && options.pullTokens && bearer !== undefined && isPullToken(bearer)) {
+            // A pull token grants read, and only the repositories it names (checked by verify).
+            if (!grants('read', required)) throw new ForbiddenError('A pull token only reads images', { required });
+            scope.actor = (await options.pullTokens.verify(request.event, bearer)).actor;
+            scope.actorScope = 'read';
+          } else {
+            const caller = await authorize(options.auth, authorization, request.event.requestContext?.http?.sourceIp, required);
+            scope.actor = caller.actor;
+            scope.actorScope = caller.scope;
+          }
         }
       },
       after: async function requestScopeMiddlewareAfter(request) {
@@ -88,7 +109,10 @@ export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
         else scope?.log.error('request failed', { status, error: request.error });
         request.response = {
           statusCode: status,
-          headers: { 'content-type': ERROR_MEDIA_TYPE, ...(status === 401 ? challengeHeaders(request.event.routeKey) : {}) },
+          headers: {
+            'content-type': ERROR_MEDIA_TYPE,
+            ...(status === 401 ? (options.pullTokens && options.auth?.readProtected ? options.pullTokens.challenge(request.event, request.error) : challengeHeaders(request.event.routeKey)) : {}),
+          },
           body: JSON.stringify(envelope),
         };
       },

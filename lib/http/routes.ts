@@ -34,6 +34,8 @@ export const ROUTES: readonly Route[] = [
   { functionName: 'admin', method: 'POST', path: '/v1/admin/gc', scope: 'admin' },
   { functionName: 'admin', method: 'POST', path: '/v1/admin/reconcile', scope: 'admin' },
   // The Docker Registry API: reads, and writes only to refuse them (405 UNSUPPORTED).
+  // The Docker token flow: Basic credentials (a read token) in, a short-lived pull token out.
+  { functionName: 'registry', method: 'GET', path: '/v2/token', scope: 'read' },
   { functionName: 'registry', method: 'GET', path: '/v2', scope: 'read' },
   { functionName: 'registry', method: 'HEAD', path: '/v2', scope: 'read' },
   { functionName: 'registry', method: 'GET', path: '/v2/{proxy+}', scope: 'read' },

@@ -7,6 +7,7 @@
  * daemon) into an OCI image layout inside the bundle. CLI binaries are checked against their `contentHash`. Any
  * failure removes the partial bundle: a `.dcos` exists only if it is complete.
  */
+import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { PackagingError, DownloadError } from '../domain/errors.ts';
 import { BUNDLE_FORMAT_VERSION, type BundleManifest, type ManifestImage, type ManifestResource } from '../bundle/bundle-layout.ts';
@@ -61,6 +62,8 @@ export interface BuildOptions {
   readonly images?: Partial<ImageSourceOptions>;
   /** Refuse the package when an image it may run cannot be bundled (`--strict-images`). */
   readonly strictImages?: boolean;
+  /** An Ed25519 private key: the bundle carries its signature (`--sign-key`, lib/signing). */
+  readonly signingKey?: KeyObject;
 }
 
 export interface BuildOutcome {
@@ -169,7 +172,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildOutcome> 
       resources,
       images,
     };
-    await writer.finish(metadata, manifest);
+    await writer.finish(metadata, manifest, options.signingKey ? { signingKey: options.signingKey } : {});
     return { path, manifest, bytes: writer.bytesWritten };
   } catch (error) {
     await writer.abort();

@@ -1,4 +1,5 @@
 /** What the registry's use cases run against: ports, clock, settings and a logger. */
+import type { KeyObject } from 'node:crypto';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { Metrics } from '../ports/metrics.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -22,6 +23,8 @@ export interface RegistrySettings {
   readonly uploadUrlLifetimeSeconds: number;
   /** Largest bundle accepted for upload, in bytes. */
   readonly maxBundleBytes: number;
+  /** Ed25519 keys a bundle must be signed by (lib/signing); absent: signatures are not required. */
+  readonly trustedKeys?: readonly KeyObject[];
   /** Bundles larger than this are uploaded in parts, where the store supports it. */
   readonly multipartThresholdBytes: number;
   /** Size of each part (at least 5 MiB on S3; grown so that no upload needs more than 2,000). */

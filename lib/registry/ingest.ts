@@ -20,6 +20,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Bundle } from '../bundle/bundle-reader.ts';
+import { checkBundleSignature } from '../signing/bundle-signature.ts';
 import { InvalidBundleError } from '../bundle/bundle-errors.ts';
 import { isRegistryError, RegistryError, type ErrorEnvelope } from '../domain/errors.ts';
 import { invalidKeyReason, ObjectStoreError, PreconditionFailedError } from '../ports/object-store.ts';
@@ -112,8 +113,15 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
   const opened = openStoredObject(context.store, bundleKey, info);
   try {
     try {
-      bundle = await Bundle.open(opened);
-      const outcome = await stagePackage(context, bundle, uploadId, attemptId, heartbeat, staged);
+      const candidate = await Bundle.open(opened);
+      // Before anything is written, and before the bundle counts as opened: a bundle refused for
+      // its signature names no package (none is marked Failed on its word).
+      const signedBy = context.settings.trustedKeys ? checkBundleSignature(candidate.signatureEnvelope, candidate.signedContent, context.settings.trustedKeys).keyId : undefined;
+      // Where signatures are required, a tampered file is refused before anything is written
+      // too (one more read of the bundle): otherwise it is found as it is copied.
+      if (context.settings.trustedKeys) await candidate.verifyContents();
+      bundle = candidate;
+      const outcome = await stagePackage(context, bundle, uploadId, attemptId, heartbeat, staged, signedBy);
       await finishUpload(context, uploadId, attemptId, {
         status: 'Accepted',
         packages: [{ name: outcome.name, version: outcome.version }],
@@ -350,6 +358,7 @@ async function stagePackage(
   attemptId: string,
   heartbeat: Heartbeat,
   staged: Staged,
+  signedBy: string | undefined,
 ): Promise<Extract<IngestOutcome, { outcome: 'accepted' }>> {
   const { metadata } = bundle;
   // The images as served: an index missing some platforms is reduced to those the bundle holds.
@@ -455,6 +464,7 @@ async function stagePackage(
     addedAt: now,
     updatedAt: now,
     error: null,
+    ...(signedBy ? { signedBy } : {}),
   };
   let expected = existing?.etag;
   for (let attempt = 0; (await writeJsonIf(context.store, packageRecordKey(coordinate), record, expected)) === undefined; attempt++) {

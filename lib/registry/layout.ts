@@ -76,6 +76,8 @@ export const CATALOG_KEY = 'docker/catalog.json';
 export const omittedManifestKey = (hex: string): string => `docker/omitted/sha256/${hex}.json`;
 /** The package catalog `list` pages through (catalog/package-catalog.ts). */
 export const PACKAGE_CATALOG_KEY = 'catalog/packages.json';
+/** The key that signs pull tokens (lib/auth/bearer-tokens.ts): made on first use, shared by every instance. */
+export const TOKEN_SIGNING_KEY = 'keys/pull-token-signing.key';
 export const TAG_OWNERS_PREFIX = 'refs/tags/';
 export const tagOwnersPrefix = (repository: string, tag: string): string => `${TAG_OWNERS_PREFIX}${repository}/@${tag}/`;
 export const tagOwnerKey = (repository: string, tag: string, coordinate: string): string => `${tagOwnersPrefix(repository, tag)}${coordinate}`;

@@ -78,6 +78,8 @@ export interface PackageRecord {
   readonly error: ErrorEnvelope | null;
   /** Times the reconciler queued this record's job again because it stayed Processing or Removing. */
   readonly requeues?: number;
+  /** Key id of the bundle's signer, when the registry trusts keys and checked the signature. */
+  readonly signedBy?: string;
 }
 
 /** The states a record leaves on its own; a record in one of these for too long is stuck. */
@@ -106,6 +108,7 @@ export interface PackageDescription {
   readonly addedAt: string;
   readonly updatedAt: string;
   readonly error: ErrorEnvelope | null;
+  readonly signedBy?: string;
 }
 
 export function describePackage(record: PackageRecord): PackageDescription {
@@ -120,5 +123,6 @@ export function describePackage(record: PackageRecord): PackageDescription {
     addedAt: record.addedAt,
     updatedAt: record.updatedAt,
     error: record.error,
+    ...(record.signedBy ? { signedBy: record.signedBy } : {}),
   };
 }

@@ -92,6 +92,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
     ...(config.dockerHost ? { dockerHost: config.dockerHost } : {}),
     gcGraceSeconds: config.gcGraceSeconds,
     staleAfterSeconds: config.staleAfterSeconds,
+    ...(config.trustedKeys ? { trustedKeys: config.trustedKeys } : {}),
   };
   const metrics = new PrometheusMetrics();
   metrics.onScrape(() => {

@@ -28,7 +28,7 @@ const IMAGE_HOSTS = ['docker.io', 'k8s.gcr.io', 'gcr.io', 'quay.io', 'docker.bin
 
 interface Upload {
   uploadId: string;
-  upload: { url: string };
+  upload: { url: string; headers: Record<string, string> };
 }
 
 describe('the Universe corpus, round trip', { skip }, () => {
@@ -69,7 +69,7 @@ describe('the Universe corpus, round trip', { skip }, () => {
       const { size } = await stat(path);
       bundleBytes += size;
       const ticket = await client.request<Upload>('POST', '/v1/uploads', { fileName: `${revision.name}.dcos`, size });
-      await client.uploadFile(ticket.upload.url, path, {}, () => undefined);
+      await client.uploadFile(ticket.upload.url, path, ticket.upload.headers, () => undefined);
       await client.request('POST', `/v1/uploads/${ticket.uploadId}/complete`);
       const coordinate = `${revision.name}@${revision.version}`;
       if (added.has(coordinate)) {

@@ -19,10 +19,11 @@ async function api<T>(base: string, token: string, method: string, path: string,
 }
 
 export async function httpAdd(base: string, token: string, bytes: Buffer, options: { timeoutMs?: number } = {}): Promise<AddOutcome> {
-  const created = await api<{ uploadId: string; upload: { url: string } }>(base, token, 'POST', '/v1/uploads', { size: bytes.length, fileName: 'storm.dcos' });
+  const created = await api<{ uploadId: string; upload: { url: string; headers: Record<string, string> } }>(base, token, 'POST', '/v1/uploads', { size: bytes.length, fileName: 'storm.dcos' });
   if (created.status !== 201) throw new Error(`create upload: HTTP ${created.status} ${JSON.stringify(created.value)}`);
   const { uploadId, upload } = created.value;
-  const put = await fetch(new URL(upload.url, base), { method: 'PUT', body: bytes });
+  // The headers the ticket names are signed into the URL (S3 refuses the PUT without them).
+  const put = await fetch(new URL(upload.url, base), { method: 'PUT', headers: upload.headers, body: bytes });
   if (!put.ok) throw new Error(`PUT: HTTP ${put.status} ${await put.text()}`);
   const completed = await api(base, token, 'POST', `/v1/uploads/${uploadId}/complete`);
   if (completed.status !== 202) throw new Error(`complete: HTTP ${completed.status} ${JSON.stringify(completed.value)}`);

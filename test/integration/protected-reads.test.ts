@@ -62,6 +62,34 @@ describe('protected reads with real clients', { timeout: 180_000 }, () => {
     }
   });
 
+  it('follows the Docker token flow: a Bearer challenge naming /v2/token, a pull token for the repository asked, refused elsewhere', async () => {
+    const manifestUrl = `${registry.url}/v2/team/guarded/manifests/1`;
+    const accept = { accept: 'application/vnd.oci.image.manifest.v1+json' };
+    const challenged = await fetch(manifestUrl, { headers: accept });
+    assert.equal(challenged.status, 401);
+    const challenge = challenged.headers.get('www-authenticate') ?? '';
+    assert.match(challenge, new RegExp(`^Bearer realm="${registry.url}/v2/token",service="${host}",scope="repository:team/guarded:pull"$`));
+    // The token endpoint wants the read token (Basic), as `docker login` sends it.
+    assert.equal((await fetch(`${registry.url}/v2/token?service=${host}&scope=repository:team/guarded:pull`)).status, 401);
+    const basic = `Basic ${Buffer.from(`agent:${READ}`).toString('base64')}`;
+    const issued = await fetch(`${registry.url}/v2/token?service=${host}&scope=repository:team/guarded:pull`, { headers: { authorization: basic } });
+    assert.equal(issued.status, 200);
+    const { token, expires_in } = (await issued.json()) as { token: string; expires_in: number };
+    assert.equal(expires_in, 300);
+    const pulled = await fetch(manifestUrl, { headers: { ...accept, authorization: `Bearer ${token}` } });
+    assert.equal(pulled.status, 200, await pulled.clone().text());
+    assert.equal(`sha256:${createHash('sha256').update(Buffer.from(await pulled.arrayBuffer())).digest('hex')}`, manifestDigest);
+    // Another repository: 401 with a challenge for it, so the client asks again.
+    const other = await fetch(`${registry.url}/v2/team/other/manifests/1`, { headers: { ...accept, authorization: `Bearer ${token}` } });
+    assert.equal(other.status, 401);
+    assert.match(other.headers.get('www-authenticate') ?? '', /scope="repository:team\/other:pull",error="insufficient_scope"/);
+    // A token changed by one character is not valid.
+    const tampered = `${token.slice(0, -2)}${token.endsWith('A') ? 'B' : 'A'}${token.slice(-1)}`;
+    const refused = await fetch(manifestUrl, { headers: { ...accept, authorization: `Bearer ${tampered}` } });
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+  });
+
   it('/repo and its resources need a read token, Bearer or Basic; the write token reads too', async () => {
     const headers = { accept: V5, 'accept-encoding': 'gzip' };
     assert.equal((await fetch(`${registry.url}/repo`, { headers })).status, 401);

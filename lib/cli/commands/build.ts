@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { signingKeyFrom } from '../../signing/bundle-signature.ts';
 import { buildBundle, type BuildReporter } from '../../packaging/build-bundle.ts';
 import { parseUrlRewrite, type UrlRewriteRule } from '../../packaging/fetch/url-rewrite.ts';
 import { parseAssignment } from '../../support/assignment.ts';
@@ -21,6 +23,7 @@ interface BuildCommandOptions {
   platform: string[];
   strictImages: boolean;
   retries: string;
+  signKey?: string;
   force: boolean;
   json: boolean;
 }
@@ -54,6 +57,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
     .option('--platform <os/arch>', 'platform taken from multi-platform images: repeatable (or a comma list), or all (default linux/amd64)', (value: string, values: string[]) => [...values, value], [] as string[])
     .option('--strict-images', 'refuse a package that may run an image which cannot be bundled', false)
     .option('--retries <n>', 'retries for transient download failures', '3')
+    .option('--sign-key <file>', 'sign the bundle with this Ed25519 private key (PEM; dcos-registry key create makes one)')
     .option('--force', 'replace an existing bundle', false)
     .option('--json', 'print the result as one JSON document', false)
     .action((options: BuildCommandOptions) =>
@@ -63,6 +67,10 @@ export function registerBuild(program: Command, run: CommandRunner): void {
           throw new PackagingError('InvalidOption', `--retries expects a whole number from 0 to 20, got [${options.retries}]`, {});
         }
         const platforms = platformChoiceOf(options.platform);
+        // Read before anything is fetched: a wrong key fails at once, not after the downloads.
+        const signingKey = options.signKey ? signingKeyFrom(await readFile(options.signKey, 'utf8').catch((error: Error) => {
+          throw new PackagingError('InvalidOption', `--sign-key: cannot read ${options.signKey}: ${error.message}`, {});
+        })) : undefined;
         const credentials = await loadDockerCredentials(options.dockerConfig ?? defaultDockerConfigPath(), options.dockerConfig !== undefined);
         const interrupt = new AbortController();
         const onSignal = (): void => interrupt.abort();
@@ -85,6 +93,7 @@ export function registerBuild(program: Command, run: CommandRunner): void {
             reporter: buildReporter(output),
             strictImages: options.strictImages,
             signal: interrupt.signal,
+            ...(signingKey ? { signingKey } : {}),
           });
           output.result(`Created DC/OS Universe Package ${outcome.path}`, { name: outcome.path });
         } finally {

@@ -78,6 +78,7 @@ export function marathonApp(options: RegistryOptions): MarathonApp {
     env.REGISTRY_AUTH_TOKENS = { secret: 'tokens' };
   }
   if (options.readProtection) env.REGISTRY_READ_PROTECTION = 'true';
+  if (options.trustedKeys.length > 0) env.REGISTRY_TRUSTED_KEYS = options.trustedKeys.join(',');
   if (options.tls) {
     env.REGISTRY_TLS_CERT = options.tls.certificatePath;
     env.REGISTRY_TLS_KEY = options.tls.keyPath;
