@@ -1,6 +1,6 @@
 /**
  * The entries that configure who may call the registry: one per token, in REGISTRY_AUTH_TOKENS
- * (comma- or newline-separated), the options' secret, or the AWS secret (the same text, or a JSON
+ * (comma- or newline-separated; no whitespace inside an entry), the options' secret, or the AWS secret (the same text, or a JSON
  * array of entries). Each entry is one of:
  *
  * - `<scope>:sha256:<64 hex digits>`: the hash of a token. Preferred: the secret store then holds
@@ -40,19 +40,30 @@ export const tokenDigest = (token: string): Buffer => createHash('sha256').updat
 /** Who a token is in audit lines and logs: the start of its hash (never the token). */
 export const fingerprintOf = (digest: Buffer): string => `token:${digest.toString('hex').slice(0, 12)}`;
 
-/** Splits configuration text into entries: commas or whitespace between them, or a JSON array. */
+/**
+ * Splits configuration text into entries: commas or line breaks between them (spaces around an
+ * entry are dropped), or a JSON array of strings. Whitespace inside an entry is refused by
+ * parseTokenEntry: split there, its words would each have been a bare, admin, token.
+ */
 export function splitEntries(text: string): string[] {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
-    const parsed = JSON.parse(trimmed) as unknown;
-    if (!Array.isArray(parsed)) return [];
-    return parsed.filter((entry): entry is string => typeof entry === 'string').map((entry) => entry.trim()).filter(Boolean);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      // Not the parser's message: it quotes the text, tokens included.
+      throw new TokenEntryError(0, 'the text starts with [ but is not a valid JSON array of strings');
+    }
+    if (!Array.isArray(parsed) || parsed.some((entry) => typeof entry !== 'string')) throw new TokenEntryError(0, 'a JSON array of entries must hold strings only');
+    return (parsed as string[]).map((entry) => entry.trim()).filter(Boolean);
   }
-  return trimmed.split(/[\s,]+/).filter(Boolean);
+  return trimmed.split(/[,\r\n]+/).map((entry) => entry.trim()).filter(Boolean);
 }
 
 export function parseTokenEntry(entry: string, position: number): TokenEntry {
   if (entry.length > MAX_ENTRY_LENGTH) throw new TokenEntryError(position, `longer than ${MAX_ENTRY_LENGTH} characters`);
+  if (/\s/.test(entry)) throw new TokenEntryError(position, 'holds whitespace: separate entries with commas or line breaks');
   const colon = entry.indexOf(':');
   if (colon < 0) return { scope: 'admin', digest: tokenDigest(entry) };
   const prefix = entry.slice(0, colon);

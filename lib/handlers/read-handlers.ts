@@ -40,6 +40,7 @@ export function makeResourceHandler({ context, auth }: HandlerDependencies) {
           event.pathParameters?.digest ?? '',
           pathParameter(event, 'filename'),
           header(event, 'range'),
+          { shared: !auth.readProtected },
         ),
         { stream: context.settings.streamResponses },
       ),
@@ -50,7 +51,11 @@ export function makeResourceHandler({ context, auth }: HandlerDependencies) {
 /** The Docker Registry API v2 (`/v2/…`), read-only, and its token endpoint. */
 export function makeRegistryHandler({ context, auth }: HandlerDependencies) {
   const pullTokens = {
-    verify: (event: HttpEvent, token: string) => checkPullToken(context, token, event.pathParameters?.proxy ?? ''),
+    verify: async (event: HttpEvent, token: string) => {
+      // A pull token buys images only, never another token: the token endpoint wants a configured token.
+      if (event.routeKey === 'GET /v2/token') throw new PullTokenRefused('A pull token cannot obtain another: send the read token (Basic) to /v2/token', 'invalid_token');
+      return checkPullToken(context, token, event.pathParameters?.proxy ?? '', await auth.entries());
+    },
     challenge: (event: HttpEvent, error: unknown): Record<string, string> =>
       // The token endpoint itself takes Basic credentials.
       event.routeKey === 'GET /v2/token'

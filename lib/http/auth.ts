@@ -45,6 +45,9 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
+/** Headers a reverse proxy adds: a request with any of them did not start on this machine. */
+export const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'via'] as const;
+
 /** Whether a listening address is loopback only (`127.0.0.1`, `::1`, `localhost`). */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || isLoopback(host);
@@ -70,10 +73,20 @@ export function presentedToken(authorization: string | undefined): string | unde
 }
 
 /** Checks the caller against what the route needs and returns who it is. */
-export async function authorize(policy: AuthPolicy, authorization: string | undefined, sourceIp: string | undefined, required: RequiredScope): Promise<Caller> {
+export async function authorize(
+  policy: AuthPolicy,
+  authorization: string | undefined,
+  sourceIp: string | undefined,
+  required: RequiredScope,
+  request: { forwarded?: boolean } = {},
+): Promise<Caller> {
   if (required === 'public') return { actor: 'anonymous', scope: 'public' };
   const entries = await policy.entries();
   if (entries.length === 0) {
+    // A request a proxy forwarded comes from loopback but not from this machine's user.
+    if (policy.loopbackWithoutToken && isLoopback(sourceIp) && request.forwarded) {
+      throw new UnauthorizedError('No management token is configured, and this call came through a proxy (it carries forwarding headers): configure a token (dcos-registry token create)');
+    }
     if (policy.loopbackWithoutToken && isLoopback(sourceIp)) return { actor: `loopback:${sourceIp}`, scope: 'admin' };
     throw new UnauthorizedError('No management token is configured: management calls are accepted from this machine only');
   }

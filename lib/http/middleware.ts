@@ -9,7 +9,7 @@ import type { Logger } from '../support/logger.ts';
 import { isPullToken } from '../auth/bearer-tokens.ts';
 import { grants, type RequiredScope, type Scope } from '../auth/scopes.ts';
 import { ForbiddenError } from '../registry/registry-errors.ts';
-import { authorize, type AuthPolicy } from './auth.ts';
+import { authorize, FORWARDING_HEADERS, type AuthPolicy } from './auth.ts';
 import { requiredScopeOf } from './routes.ts';
 import { header, type HttpEvent, type HttpResult } from './api-gateway.ts';
 import { ERROR_MEDIA_TYPE, errorResponse } from './error-envelope.ts';
@@ -89,7 +89,8 @@ export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
             scope.actor = (await options.pullTokens.verify(request.event, bearer)).actor;
             scope.actorScope = 'read';
           } else {
-            const caller = await authorize(options.auth, authorization, request.event.requestContext?.http?.sourceIp, required);
+            const forwarded = FORWARDING_HEADERS.some((name) => header(request.event, name) !== undefined);
+            const caller = await authorize(options.auth, authorization, request.event.requestContext?.http?.sourceIp, required, { forwarded });
             scope.actor = caller.actor;
             scope.actorScope = caller.scope;
           }

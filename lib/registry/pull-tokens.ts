@@ -4,6 +4,8 @@
  * refused Docker client is sent to find the token endpoint.
  */
 import { BEARER_TTL_SECONDS, issuePullToken, requestedRepositories, verifyPullToken } from '../auth/bearer-tokens.ts';
+import { grants } from '../auth/scopes.ts';
+import { fingerprintOf, type TokenEntry } from '../auth/token-entries.ts';
 import { InvalidRequestError, UnauthorizedError } from './registry-errors.ts';
 import { dockerHostOf, type RegistryContext } from './context.ts';
 import { parseDistributionPath } from './serve-images.ts';
@@ -25,11 +27,20 @@ export async function answerTokenRequest(context: RegistryContext, actor: string
   return { token, access_token: token, expires_in: BEARER_TTL_SECONDS, issued_at: now.toISOString() };
 }
 
-/** Who a pull token was issued to, if it is valid for this `/v2/<path>`; else the 401 to answer. */
-export async function checkPullToken(context: RegistryContext, token: string, path: string): Promise<{ actor: string }> {
+/**
+ * Who a pull token was issued to, if it is valid for this `/v2/<path>`; else the 401 to answer.
+ * It holds only while the read token that obtained it is still configured (`entries`): removing
+ * a read token stops its pull tokens at once, and one issued while reads were public (to
+ * `anonymous`) is worth nothing once they are protected.
+ */
+export async function checkPullToken(context: RegistryContext, token: string, path: string, entries: readonly TokenEntry[]): Promise<{ actor: string }> {
   const check = verifyPullToken(await tokenSigningKey(context.store), token, Math.floor(context.now().getTime() / 1000));
   if (!check.valid) throw new PullTokenRefused(check.reason === 'expired' ? 'The pull token has expired: ask /v2/token for a new one' : 'The pull token is not valid', 'invalid_token');
+  const issuer = entries.find((entry) => fingerprintOf(entry.digest) === check.grant.sub);
+  if (!issuer || !grants(issuer.scope, 'read')) throw new PullTokenRefused('The pull token was issued to a token that is no longer configured', 'invalid_token');
   const route = safeRoute(path);
+  // The catalog names every repository: not for a token scoped to some.
+  if (route?.kind === 'catalog') throw new PullTokenRefused('A pull token does not list the catalog: send the read token', 'insufficient_scope');
   if (route && 'name' in route && !check.grant.repositories.includes(route.name)) {
     throw new PullTokenRefused(`The pull token does not cover repository ${route.name}`, 'insufficient_scope', route.name);
   }

@@ -160,7 +160,11 @@ async function legacyRepository(context: RegistryContext, version: RepoVersion, 
 
 const SHA256_SEGMENT = /^sha256(?::|%3[aA])([0-9a-f]{64})$/;
 
-export async function serveResource(context: RegistryContext, coordinate: string, digestSegment: string, filename: string, rangeHeader?: string): Promise<Reply> {
+/**
+ * `shared`: whether shared caches (a proxy, a CDN) may keep it: not when reads are protected, where
+ * a cache would hand a response to an authenticated request to callers without a token.
+ */
+export async function serveResource(context: RegistryContext, coordinate: string, digestSegment: string, filename: string, rangeHeader?: string, options: { shared: boolean } = { shared: true }): Promise<Reply> {
   const match = SHA256_SEGMENT.exec(digestSegment);
   const pkg = decodeCoordinate(coordinate);
   if (!match || !pkg) throw new NotFoundError(`Resource not found: /resource/${coordinate}/${digestSegment}/${filename}`, {});
@@ -187,7 +191,7 @@ export async function serveResource(context: RegistryContext, coordinate: string
   const headers = {
     'content-type': contentType,
     etag: `"sha256:${digest}"`,
-    'cache-control': 'public, max-age=31536000, immutable',
+    'cache-control': `${options.shared ? 'public' : 'private'}, max-age=31536000, immutable`,
     'content-length': String(object.size),
     'accept-ranges': 'bytes',
   };

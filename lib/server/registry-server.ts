@@ -21,7 +21,7 @@ import type { ServerConfig } from '../config/environment.ts';
 import type { HandlerDependencies } from '../handlers/dependencies.ts';
 import { makeIndexerHandler, makeUnpackHandler } from '../handlers/event-handlers.ts';
 import { httpFunctions } from '../handlers/http-functions.ts';
-import { isLoopbackHost, staticTokens } from '../http/auth.ts';
+import { authorize, isLoopbackHost, staticTokens } from '../http/auth.ts';
 import { PreconditionFailedError, type ObjectStore } from '../ports/object-store.ts';
 import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
@@ -143,6 +143,21 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const listener = (request: IncomingMessage, response: ServerResponse): void => {
     // Prometheus scrapes the process itself: transport-level, like the presigned store URLs.
     if (request.method === 'GET' && (request.url ?? '').split('?')[0] === '/metrics') {
+      // Counters of routes, the index and the queue: as protected as the reads are.
+      if (config.readProtection) {
+        const authorization = Array.isArray(request.headers.authorization) ? request.headers.authorization[0] : request.headers.authorization;
+        void authorize(dependencies.auth, authorization, request.socket.remoteAddress, 'read').then(
+          () => void scrapeIndex().then(() => {
+            response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+            response.end(metrics.render());
+          }),
+          () => {
+            response.writeHead(401, { 'content-type': ERROR_MEDIA_TYPE, 'www-authenticate': 'Bearer realm="dcos-registry"' });
+            response.end(JSON.stringify({ type: 'Unauthorized', message: 'Reads are protected: /metrics needs a read token', data: {} }));
+          },
+        );
+        return;
+      }
       void scrapeIndex().then(() => {
         response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         response.end(metrics.render());

@@ -84,7 +84,11 @@ describe('authentication: tokens, their scopes, and what each route needs', () =
     // An admin token that holds a colon is written with its scope.
     assert.equal(parseTokenEntry('admin:has:colon', 1).scope, 'admin');
     assert.equal(scopeOfToken('has:colon', parseTokenEntries('admin:has:colon')), 'admin');
-    assert.deepEqual(splitEntries('["read:a", "write:b", 3]'), ['read:a', 'write:b']);
+    assert.deepEqual(splitEntries('["read:a", "write:b"]'), ['read:a', 'write:b']);
+    assert.throws(() => splitEntries('["read:a", 3]'), TokenEntryError);
+    assert.throws(() => splitEntries('[read:secret-token-text'), (error: unknown) => error instanceof TokenEntryError && !error.message.includes('secret'));
+    // A space inside an entry is refused, not split into bare (admin) tokens.
+    assert.throws(() => parseTokenEntries('write:correct horse battery'), (error: unknown) => error instanceof TokenEntryError && error.position === 1);
     assert.deepEqual(splitEntries(' a , b\nc '), ['a', 'b', 'c']);
   });
 
