@@ -1,5 +1,7 @@
 /** The public read functions: health, repo (the index Cosmos reads) and resource. */
 import { fromReply, header, json, pathParameter, type HttpEvent } from '../http/api-gateway.ts';
+import { tokenFingerprint } from '../http/auth.ts';
+import { InvalidRequestError } from '../registry/registry-errors.ts';
 import { answerTokenRequest, checkPullToken, dockerChallenge, PullTokenRefused } from '../registry/pull-tokens.ts';
 import { httpHandler } from '../http/middleware.ts';
 import { checkHealth, serveRepository, serveResource } from '../registry/serve.ts';
@@ -22,11 +24,27 @@ export function makeRepoHandler({ context, auth }: HandlerDependencies) {
           acceptEncoding: header(event, 'accept-encoding'),
           userAgent: header(event, 'user-agent'),
           ifNoneMatch: header(event, 'if-none-match'),
+          // Checked by the middleware (when reads are protected) before this runs.
+          ...(event.routeKey === 'GET /c/{capability}/repo' ? { capability: capabilityOf(event) } : {}),
         }),
         { stream: context.settings.streamResponses },
       ),
     { log: context.log, auth, ...(context.metrics ? { metrics: context.metrics } : {}) },
   );
+}
+
+/** The capability segment as sent (it goes back into the URLs as it came) and its token's fingerprint. */
+function capabilityOf(event: HttpEvent): { encoded: string; fingerprint: string } {
+  const encoded = event.pathParameters?.capability ?? '';
+  // Written back into the JSON of /repo: only the characters a token of ours has (base64url).
+  if (!/^[A-Za-z0-9._~-]{1,512}$/.test(encoded)) throw new InvalidRequestError('A capability URL takes a token of letters, digits and -._~ only (dcos-registry token create makes one)');
+  let token: string;
+  try {
+    token = decodeURIComponent(encoded);
+  } catch {
+    throw new InvalidRequestError('The capability in the URL is not valid percent-encoding');
+  }
+  return { encoded, fingerprint: tokenFingerprint(token) };
 }
 
 export function makeResourceHandler({ context, auth }: HandlerDependencies) {

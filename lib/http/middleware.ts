@@ -10,7 +10,7 @@ import { isPullToken } from '../auth/bearer-tokens.ts';
 import { grants, type RequiredScope, type Scope } from '../auth/scopes.ts';
 import { ForbiddenError } from '../registry/registry-errors.ts';
 import { authorize, FORWARDING_HEADERS, type AuthPolicy } from './auth.ts';
-import { requiredScopeOf } from './routes.ts';
+import { requiredScopeOf, takesCapability } from './routes.ts';
 import { header, type HttpEvent, type HttpResult } from './api-gateway.ts';
 import { ERROR_MEDIA_TYPE, errorResponse } from './error-envelope.ts';
 
@@ -39,6 +39,15 @@ export interface PullTokens {
   verify(event: HttpEvent, token: string): Promise<{ actor: string }>;
   /** The headers of a 401 on this request (with reads protected). */
   challenge(event: HttpEvent, error: unknown): Record<string, string>;
+}
+
+/** A capability URL's token, as a bearer credential (undefined when its segment does not decode). */
+function capabilityCredential(event: HttpEvent): string | undefined {
+  try {
+    return `Bearer ${decodeURIComponent(event.pathParameters?.capability ?? '')}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a route needs of this deployment's callers: `read` routes are public unless reads are protected. */
@@ -81,7 +90,7 @@ export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
         scopes.set(request.event, scope);
         if (options.auth) {
           const required = effectiveScope(request.event.routeKey, options.auth);
-          const authorization = header(request.event, 'authorization');
+          const authorization = takesCapability(request.event.routeKey) ? capabilityCredential(request.event) : header(request.event, 'authorization');
           const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
           if (required !== 'public' && options.pullTokens && bearer !== undefined && isPullToken(bearer)) {
             // A pull token grants read, and only the repositories it names (checked by verify).

@@ -15,6 +15,8 @@ export interface Route {
    * protected. The Docker API's writes need only `read`: they are refused for everyone (405).
    */
   readonly scope: RequiredScope;
+  /** `capability`: the credential is the `{capability}` path segment (a read token), not a header. */
+  readonly credential?: 'capability';
 }
 
 export const ROUTES: readonly Route[] = [
@@ -22,6 +24,10 @@ export const ROUTES: readonly Route[] = [
   { functionName: 'health', method: 'GET', path: '/health', scope: 'public' },
   { functionName: 'repo', method: 'GET', path: '/repo', scope: 'read' },
   { functionName: 'resource', method: 'GET', path: '/resource/{coordinate}/{digest}/{filename}', scope: 'read' },
+  // Capability URLs: the same reads, the read token in the path, for clients that send no
+  // credentials (Cosmos, the UI, the agents' fetcher); /repo names its resources under the prefix.
+  { functionName: 'repo', method: 'GET', path: '/c/{capability}/repo', scope: 'read', credential: 'capability' },
+  { functionName: 'resource', method: 'GET', path: '/c/{capability}/resource/{coordinate}/{digest}/{filename}', scope: 'read', credential: 'capability' },
   { functionName: 'upload', method: 'POST', path: '/v1/uploads', scope: 'write' },
   { functionName: 'upload', method: 'GET', path: '/v1/uploads/{uploadId}', scope: 'write' },
   { functionName: 'upload', method: 'POST', path: '/v1/uploads/{uploadId}/complete', scope: 'write' },
@@ -49,6 +55,10 @@ export const ROUTES: readonly Route[] = [
 export const routeKey = (route: Route): string => `${route.method} ${route.path}`;
 
 const SCOPE_OF_ROUTE = new Map(ROUTES.map((route) => [routeKey(route), route.scope]));
+const CAPABILITY_ROUTES = new Set(ROUTES.filter((route) => route.credential === 'capability').map(routeKey));
+
+/** Whether a route key takes its credential from the `{capability}` path segment. */
+export const takesCapability = (key: string): boolean => CAPABILITY_ROUTES.has(key);
 
 /** What a route key (`GET /repo`) needs; a key not in the table needs admin (fail closed). */
 export function requiredScopeOf(key: string): RequiredScope {

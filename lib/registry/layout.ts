@@ -46,6 +46,8 @@ export const mediaObjectKey = (media: 'v3' | 'v4' | 'v5'): string => (media === 
 export const INDEX_TABLES_PREFIX = 'index/tables/';
 export const indexTableKey = (digest: string): string => `${INDEX_TABLES_PREFIX}${digest}.json`;
 export const INDEX_VIEWS_PREFIX = 'index/views/';
+/** Views through capability URLs, stored by a Lambda that cannot send them inline (capability/). */
+export const CAPABILITY_VIEWS_PREFIX = 'index/capability/';
 /** A DC/OS-version view stored as an object of its own, for hosts that hand large bodies out by presigned URL. */
 export const indexViewKey = (table: string, media: 'v3' | 'v4' | 'v5', view: string): string => `${INDEX_VIEWS_PREFIX}${table}/${media}-${view}.json.gz`;
 

@@ -4,6 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { capabilityBody, capabilityEtag, capabilityPrefixes } from './capability/capability-view.ts';
+import { storedCapabilityView } from './capability/capability-objects.ts';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { discardBody, ObjectNotFoundError } from '../ports/object-store.ts';
 import { decodeCoordinate } from '../universe/coordinate.ts';
@@ -46,6 +48,8 @@ export interface RepositoryRequest {
   readonly acceptEncoding: string | undefined;
   readonly userAgent: string | undefined;
   readonly ifNoneMatch: string | undefined;
+  /** Through a capability URL: its path segment as sent, and the token's fingerprint (capability/). */
+  readonly capability?: { readonly encoded: string; readonly fingerprint: string };
 }
 
 /** The repository media-type version to answer with, or undefined when the client takes none. */
@@ -91,6 +95,7 @@ export async function serveRepository(context: RegistryContext, request: Reposit
     return legacyRepository(context, version, dcosVersion, acceptsGzip, request.ifNoneMatch);
   }
   const view: RepositoryView = opened ?? emptyView();
+  if (request.capability) return capabilityRepository(context, view, version, acceptsGzip, request.ifNoneMatch, request.capability);
   const headers: Record<string, string> = {
     'content-type': `${REPO_MEDIA_TYPE_PREFIX}${version}`,
     etag: view.etag,
@@ -117,6 +122,31 @@ export async function serveRepository(context: RegistryContext, request: Reposit
   if (acceptsGzip) return { kind: 'stream', status: 200, headers: { ...headers, 'content-encoding': 'gzip', 'content-length': String(view.size) }, body: view.body };
   // A client that takes no gzip (curl without --compressed): decompressed as it streams.
   return { kind: 'stream', status: 200, headers, body: gunzipStream(view.body) };
+}
+
+/** The view through a capability URL (capability/capability-view.ts): resource URLs prefixed. */
+async function capabilityRepository(
+  context: RegistryContext,
+  view: RepositoryView,
+  version: RepoVersion,
+  acceptsGzip: boolean,
+  ifNoneMatch: string | undefined,
+  capability: { readonly encoded: string; readonly fingerprint: string },
+): Promise<Reply> {
+  const etag = capabilityEtag(view.etag, capability.fingerprint);
+  const headers: Record<string, string> = { 'content-type': `${REPO_MEDIA_TYPE_PREFIX}${version}`, etag, 'cache-control': 'private, no-cache', vary: 'Accept, Accept-Encoding, User-Agent' };
+  if (matchesEtag(ifNoneMatch, etag)) {
+    view.discard();
+    return { kind: 'not-modified', headers };
+  }
+  const prefixes = capabilityPrefixes(context.settings.publicBaseUrl, capability.encoded);
+  // A Lambda answers up to its inline limit; a larger view is stored once per version and token.
+  if (!context.settings.streamResponses && view.size > context.settings.maxInlineResponseBytes / 2) {
+    const location = await storedCapabilityView(context, view, prefixes, capability.fingerprint, etag, headers['content-type']!);
+    if (location) return { kind: 'redirect', location };
+  }
+  if (acceptsGzip) return { kind: 'stream', status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: capabilityBody(view.body, prefixes, { gzip: true }) };
+  return { kind: 'stream', status: 200, headers, body: capabilityBody(view.body, prefixes, { gzip: false }) };
 }
 
 /** `q=0` among a media range's or coding's parameters means "not this one" (RFC 9110 §12.4.2). */

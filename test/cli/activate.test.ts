@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runBuiltCli } from '../helpers/cli.ts';
@@ -118,6 +118,22 @@ describe('dcos-registry activate --target=dcos', () => {
     assert.equal(printed.requests.app.body.id, '/my/custom/dcos-registry');
     assert.deepEqual(printed.requests.repository.body, { name: 'Registry', uri: 'https://mycustomdcos-registry.marathon.l4lb.thisdcos.directory/repo', index: 0 });
     assert.equal(recorded.length, before);
+  });
+
+  it('with read protection, registers the capability URL of the read token given, never printing the token', async () => {
+    const base = JSON.parse(await readFile(await optionsFile(), 'utf8')) as { registry: Record<string, unknown> };
+    const file = join(await temporaryDirectory(), 'protected.json');
+    await writeFile(file, JSON.stringify({ ...base, registry: { ...base.registry, 'read-protection': true } }));
+    const refused = await runBuiltCli(['activate', `--options=${file}`, `--dcos-url=${url}`, '--dry-run', '--json']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--read-token/);
+    const readToken = 'cluster-read-token-0123456789abc';
+    const run = await runBuiltCli(['activate', `--options=${file}`, `--dcos-url=${url}`, '--dry-run', '--json'], { env: { DCOS_REGISTRY_READ_TOKEN: readToken } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(!run.stdout.includes(readToken), 'the dry run printed the token');
+    const printed = JSON.parse(run.stdout) as { requests: { repository: { body: { uri: string } }; app: { body: { env: Record<string, unknown> } } } };
+    assert.equal(printed.requests.repository.body.uri, 'https://mycustomdcos-registry.marathon.l4lb.thisdcos.directory/c/<read token>/repo');
+    assert.equal(printed.requests.app.body.env.REGISTRY_READ_PROTECTION, 'true');
   });
 
   it('prints the serverless deployment for the aws and localstack targets', async () => {

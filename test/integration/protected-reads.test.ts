@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmbeddedRegistry } from '../helpers/embedded-registry.ts';
+import { assertResourceServed, COSMOS_HEADERS, fetchRepository, rawGet, resourceUrls } from '../helpers/repository-checks.ts';
 import { httpAdd } from '../helpers/http-add.ts';
 import type { RegistryUnderTest } from '../helpers/registry-under-test.ts';
 import { writeSampleBundle } from '../helpers/sample-bundle-file.ts';
@@ -88,6 +89,28 @@ describe('protected reads with real clients', { timeout: 180_000 }, () => {
     const refused = await fetch(manifestUrl, { headers: { ...accept, authorization: `Bearer ${tampered}` } });
     assert.equal(refused.status, 401);
     assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+  });
+
+  it('a Cosmos-style reader with no credentials works through the capability URL, and every resource resolves through it', async () => {
+    const base = `${registry.url}/c/${READ}`;
+    const { packages, etag } = await fetchRepository(base);
+    assert.ok(packages.length >= 2);
+    const urls = packages.flatMap(resourceUrls).filter((url) => url.startsWith(registry.url));
+    assert.ok(urls.length > 0, 'the repository names resources of this registry');
+    for (const url of urls) {
+      assert.ok(url.startsWith(`${base}/resource/`), `${url} is not under the capability`);
+      await assertResourceServed(url);
+    }
+    // 304 on the capability's own ETag, which is not the plain view's.
+    assert.equal((await rawGet(`${base}/repo`, { ...COSMOS_HEADERS, 'if-none-match': etag })).status, 304);
+    const plain = await rawGet(`${registry.url}/repo`, { ...COSMOS_HEADERS, authorization: `Bearer ${READ}` });
+    assert.notEqual(plain.headers.etag, etag);
+    // Another token's capability, or none valid: refused; a resource URL under a wrong capability too.
+    assert.equal((await rawGet(`${registry.url}/c/not-a-token/repo`, COSMOS_HEADERS)).status, 401);
+    assert.equal((await fetch(urls[0]!.replace(`/c/${READ}/`, '/c/not-a-token/'))).status, 401);
+    // The write token is a read token too; a capability of characters outside a token's is refused.
+    assert.equal((await rawGet(`${registry.url}/c/${WRITE}/repo`, COSMOS_HEADERS)).status, 200);
+    assert.equal((await rawGet(`${registry.url}/c/%22%7D/repo`, COSMOS_HEADERS)).status, 401);
   });
 
   it('/repo and its resources need a read token, Bearer or Basic; the write token reads too', async () => {

@@ -1,6 +1,7 @@
 /**
- * Every route of the route table × every kind of caller, over real HTTP against the embedded
- * registry, with reads public and with reads protected: the status each must get (a refusal is
+ * Every route of the route table × every kind of caller (none, a wrong token, a forged and an
+ * expired pull token, each scope as Bearer, read as Basic; in the path on capability routes),
+ * over real HTTP against the embedded registry, with reads public and with reads protected: the status each must get (a refusal is
  * 401 without a valid credential, 403 with one of too narrow a scope), and a refusal changes
  * nothing in storage. Generated from ROUTES, so a route added to the table is checked here too.
  */
@@ -8,6 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { grants, type RequiredScope, type Scope } from '../../lib/auth/scopes.ts';
 import { hashedEntryLine } from '../../lib/auth/token-entries.ts';
+import { issuePullToken } from '../../lib/auth/bearer-tokens.ts';
+import { tokenFingerprint } from '../../lib/http/auth.ts';
+import { tokenSigningKey } from '../../lib/registry/token-signing-key.ts';
 import { ROUTES, type Route } from '../../lib/http/routes.ts';
 import type { ObjectStore } from '../../lib/ports/object-store.ts';
 import { startEmbeddedRegistry } from '../helpers/embedded-registry.ts';
@@ -20,23 +24,28 @@ const ENTRIES = [`read:${TOKENS.read}`, hashedEntryLine('write', TOKENS.write), 
 interface Caller {
   readonly label: string;
   readonly authorization?: string;
+  /** What it puts in a capability URL's `{capability}` segment (those routes read no header). */
+  readonly capability: string;
   /** The scope it holds, if its credential is valid. */
   readonly scope?: Scope;
 }
 
 const basic = (password: string): string => `Basic ${Buffer.from(`agent:${password}`).toString('base64')}`;
 const CALLERS: readonly Caller[] = [
-  { label: 'no credential' },
-  { label: 'a wrong bearer token', authorization: 'Bearer not-a-configured-token' },
-  { label: 'a read token', authorization: `Bearer ${TOKENS.read}`, scope: 'read' },
-  { label: 'a read token as Basic password', authorization: basic(TOKENS.read), scope: 'read' },
-  { label: 'a write token (hashed entry)', authorization: `Bearer ${TOKENS.write}`, scope: 'write' },
-  { label: 'an admin token (bare entry)', authorization: `Bearer ${TOKENS.admin}`, scope: 'admin' },
+  { label: 'no credential', capability: 'none' },
+  { label: 'a wrong bearer token', authorization: 'Bearer not-a-configured-token', capability: 'not-a-configured-token' },
+  // Docker's pull token shape, not issued by this registry: refused like any unknown token.
+  { label: 'a forged pull token', authorization: 'Bearer v1.eyJzdWIiOiJ4In0.AAAA', capability: 'v1.eyJzdWIiOiJ4In0.AAAA' },
+  { label: 'a read token', authorization: `Bearer ${TOKENS.read}`, scope: 'read', capability: TOKENS.read },
+  { label: 'a read token as Basic password', authorization: basic(TOKENS.read), scope: 'read', capability: TOKENS.read },
+  { label: 'a write token (hashed entry)', authorization: `Bearer ${TOKENS.write}`, scope: 'write', capability: TOKENS.write },
+  { label: 'an admin token (bare entry)', authorization: `Bearer ${TOKENS.admin}`, scope: 'admin', capability: TOKENS.admin },
 ];
 
 /** A concrete request for a route: its parameters filled in, a body where it takes one. */
-function requestOf(route: Route): { path: string; body?: string } {
+function requestOf(route: Route, caller: Caller): { path: string; body?: string } {
   const path = route.path
+    .replace('{capability}', encodeURIComponent(caller.capability))
     .replace('{coordinate}', 'hello-world%2F1.0.0')
     .replace('{digest}', `sha256%3A${'0'.repeat(64)}`)
     .replace('{filename}', 'file.bin')
@@ -86,23 +95,27 @@ describe('the route table gives each function the scope the threat model says', 
 for (const readProtection of [false, true]) {
   describe(`every route × every caller, reads ${readProtection ? 'protected' : 'public'}`, () => {
     let registry: RegistryUnderTest;
+    let callers: readonly Caller[] = CALLERS;
     before(async () => {
       registry = await startEmbeddedRegistry({ tokens: ENTRIES, env: { REGISTRY_READ_PROTECTION: String(readProtection) } });
+      // A pull token this registry signed for the read token, expired a second ago.
+      const expired = issuePullToken(await tokenSigningKey(registry.store), { sub: tokenFingerprint(TOKENS.read), repositories: ['library/hello'], exp: Math.floor(Date.now() / 1000) - 1 });
+      callers = [...CALLERS, { label: 'an expired pull token', authorization: `Bearer ${expired}`, capability: expired }];
     });
     after(async () => registry.close());
 
     for (const route of ROUTES) {
       it(`${route.method} ${route.path} (${route.scope})`, async () => {
         const required: RequiredScope = route.scope === 'read' && !readProtection ? 'public' : route.scope;
-        const { path, body } = requestOf(route);
-        for (const caller of CALLERS) {
+        for (const caller of callers) {
+          const { path, body } = requestOf(route, caller);
           const expected = expectedStatus(required, caller);
           // Settle what an allowed call before set going (an ingest, a collection) before comparing.
           await registry.settled();
           const before = expected === 'allowed' ? '' : await snapshot(registry.store);
           const response = await fetch(`${registry.url}${path}`, {
             method: route.method,
-            headers: { ...(caller.authorization ? { authorization: caller.authorization } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+            headers: { ...(caller.authorization && !route.credential ? { authorization: caller.authorization } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
             ...(body ? { body } : {}),
           });
           const text = await response.text();

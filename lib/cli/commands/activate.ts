@@ -12,6 +12,7 @@ interface ActivateOptions {
   name?: string;
   target: string;
   dcosUrl?: string;
+  readToken?: string;
   stage: string;
   timeout: string;
   dryRun: boolean;
@@ -26,6 +27,7 @@ export function registerActivate(program: Command, run: CommandRunner): void {
     .option('--name <service-name>', 'service name (overrides service.name)')
     .option('--target <dcos|aws|localstack>', 'where to activate', 'dcos')
     .option('--dcos-url <url>', 'DC/OS cluster URL (default: $DCOS_URL); the token comes from $DCOS_ACS_TOKEN')
+    .option('--read-token <token>', 'with registry.read-protection: the read token whose capability URL the cluster reads (default: $DCOS_REGISTRY_READ_TOKEN)')
     .option('--stage <stage>', 'serverless stage (aws target)', 'prod')
     .option('--timeout <seconds>', 'how long to wait for the service to be healthy', '600')
     .option('--dry-run', 'print what would be sent or run, and do nothing', false)
@@ -47,14 +49,18 @@ export function registerActivate(program: Command, run: CommandRunner): void {
         if (flags.target !== 'dcos') throw new RegistryError('InvalidOption', `--target must be dcos, aws or localstack, got [${flags.target}]`, {});
         const dcosUrl = flags.dcosUrl ?? process.env.DCOS_URL;
         if (!dcosUrl) throw new RegistryError('InvalidOption', 'No DC/OS cluster given: pass --dcos-url or set DCOS_URL', {});
+        const readToken = flags.readToken ?? process.env.DCOS_REGISTRY_READ_TOKEN;
         if (flags.dryRun) {
-          const requests = plannedRequests(options, { dcosUrl });
-          output.result(JSON.stringify(requests, null, 2), { dryRun: true, requests });
+          // The token is not printed: the plan shows where it goes.
+          const requests = plannedRequests(options, { dcosUrl, ...(readToken ? { readToken } : {}) });
+          const shown = JSON.parse(JSON.stringify(requests).split(readToken && readToken.length > 0 ? readToken : '\u0000').join('<read token>')) as typeof requests;
+          output.result(JSON.stringify(shown, null, 2), { dryRun: true, requests: shown });
           return;
         }
         const token = process.env.DCOS_ACS_TOKEN;
-        const result = await activateOnDcos(options, { dcosUrl, timeoutSeconds: Number(flags.timeout), ...(token ? { token } : {}) }, (line) => output.info(line));
-        output.result(`Activated ${result.app}; repository ${result.repository} added at index 0`, result);
+        const result = await activateOnDcos(options, { dcosUrl, timeoutSeconds: Number(flags.timeout), ...(token ? { token } : {}), ...(readToken ? { readToken } : {}) }, (line) => output.info(line));
+        const shownRepository = readToken ? result.repository.split(readToken).join('<read token>') : result.repository;
+        output.result(`Activated ${result.app}; repository ${shownRepository} added at index 0`, { ...result, repository: shownRepository });
       }),
     );
 }

@@ -25,9 +25,11 @@ export interface DcosTarget {
   readonly token?: string;
   readonly timeoutSeconds: number;
   readonly pollMilliseconds?: number;
+  /** With read protection on: the read token whose capability URL Cosmos reads. */
+  readonly readToken?: string;
 }
 
-export function plannedRequests(options: RegistryOptions, target: Pick<DcosTarget, 'dcosUrl'>): { app: PlannedRequest; repository: PlannedRequest } {
+export function plannedRequests(options: RegistryOptions, target: Pick<DcosTarget, 'dcosUrl' | 'readToken'>): { app: PlannedRequest; repository: PlannedRequest } {
   const base = target.dcosUrl.replace(/\/+$/, '');
   return {
     app: { method: 'POST', url: `${base}/service/marathon/v2/apps`, headers: { 'content-type': 'application/json' }, body: marathonApp(options) },
@@ -35,7 +37,7 @@ export function plannedRequests(options: RegistryOptions, target: Pick<DcosTarge
       method: 'POST',
       url: `${base}/package/repository/add`,
       headers: { 'content-type': REPOSITORY_ADD_REQUEST_TYPE, accept: REPOSITORY_ADD_RESPONSE_TYPE },
-      body: repositoryAddRequest(options),
+      body: repositoryAddRequest(options, target.readToken),
     },
   };
 }

@@ -4,6 +4,7 @@
  * its credentials file from a DC/OS secret), TLS, the management tokens from a secret, the VIP that
  * gives `<name>.marathon.l4lb.thisdcos.directory:443`, and a health check on /health.
  */
+import { RegistryError } from '../../domain/errors.ts';
 import { PackagingError } from '../../domain/errors.ts';
 import type { RegistryOptions } from '../options.ts';
 
@@ -86,7 +87,16 @@ export function marathonApp(options: RegistryOptions): MarathonApp {
   return app;
 }
 
-/** The Cosmos request that adds the registry as the first package repository (spec §6.5). */
-export function repositoryAddRequest(options: RegistryOptions): { name: string; uri: string; index: number } {
-  return { name: 'Registry', uri: `${options.publicUrl}/repo`, index: 0 };
+/**
+ * The Cosmos request that adds the registry as the first package repository (spec §6.5). With
+ * read protection on, Cosmos (which sends no credentials) reads through the capability URL of a
+ * read token: `<public URL>/c/<read token>/repo` (docs/security.md).
+ */
+export function repositoryAddRequest(options: RegistryOptions, readToken?: string): { name: string; uri: string; index: number } {
+  if (!options.readProtection) return { name: 'Registry', uri: `${options.publicUrl}/repo`, index: 0 };
+  if (!readToken) {
+    throw new RegistryError('InvalidOption', 'registry.read-protection is on: pass --read-token (or DCOS_REGISTRY_READ_TOKEN), a read token the registry knows, so that Cosmos reads through its capability URL', {});
+  }
+  if (!/^[A-Za-z0-9._~-]{1,512}$/.test(readToken)) throw new RegistryError('InvalidOption', 'the read token may hold letters, digits and -._~ only (dcos-registry token create makes one)', {});
+  return { name: 'Registry', uri: `${options.publicUrl}/c/${readToken}/repo`, index: 0 };
 }
