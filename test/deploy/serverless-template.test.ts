@@ -151,7 +151,13 @@ describe('serverless package (offline) and its CloudFormation template', () => {
       const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       assert.equal(variables.REGISTRY_AUTH_TOKENS, '', `${name}: tokens come from the secret, never from the template`);
       assert.deepEqual(variables.REGISTRY_AUTH_SECRET_ID, { Ref: 'ManagementTokenSecret' }, name);
+      assert.equal(variables.REGISTRY_TRUSTED_KEYS, '', `${name}: no trusted key unless given`);
     }
+    // The secret is made empty: no token (generated or written) and no hash is in the template.
+    const secret = [...ofType(template, 'AWS::SecretsManager::Secret')][0]?.[1];
+    assert.equal(secret?.Properties.SecretString, '[]');
+    assert.equal(secret?.Properties.GenerateSecretString, undefined, 'a generated secret would be a usable token');
+    assert.doesNotMatch(JSON.stringify(template), /sha256:[0-9a-f]{64}|(read|write|admin):[A-Za-z0-9_-]{20,}/);
   });
 });
 

@@ -137,11 +137,13 @@ describe('signed bundles', { timeout: 180_000 }, () => {
     assert.deepEqual(packagesBefore, []);
   });
 
-  it('the registry takes the signed bundle and records its signer', async () => {
+  it('the registry takes the signed bundle and records its signer (describe and list)', async () => {
     const added = await httpAdd(registry.url, registry.token, signed);
     assert.equal(added.status, 'Accepted', JSON.stringify(added.error));
     await registry.settled();
     const described = (await (await fetch(`${registry.url}/v1/packages/hello-world/${encodeURIComponent('3.2.0-0.57.3')}`, { headers: { authorization: `Bearer ${registry.token}` } })).json()) as Record<string, unknown>;
     assert.equal(described.signedBy, trusted.keyId, JSON.stringify(described));
+    const listed = (await (await fetch(`${registry.url}/v1/packages?name=hello-world`, { headers: { authorization: `Bearer ${registry.token}` } })).json()) as { packages: Record<string, unknown>[] };
+    assert.equal(listed.packages.find((row) => row.version === '3.2.0-0.57.3')?.signedBy, trusted.keyId, JSON.stringify(listed));
   });
 });

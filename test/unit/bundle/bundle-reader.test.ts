@@ -6,7 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MAX_DOCUMENT_BYTES, readAndVerifyBundle } from '../../../lib/bundle/bundle-reader.ts';
+import { MAX_DOCUMENT_BYTES, MAX_JSON_DEPTH, readAndVerifyBundle } from '../../../lib/bundle/bundle-reader.ts';
+import { DEFAULT_ZIP_LIMITS } from '../../../lib/bundle/zip/zip-reader.ts';
+import { ZipWriter } from '../../../lib/bundle/zip/zip-writer.ts';
 import { InvalidBundleError, type BundleFailure } from '../../../lib/bundle/bundle-errors.ts';
 import { BufferByteSource, FileByteSource } from '../../../lib/bundle/byte-source.ts';
 import { ASSET_BYTES, ICON_BYTES, sampleBundleEntries, sampleManifest, sampleMetadata } from '../../helpers/bundle-builder.ts';
@@ -38,6 +40,35 @@ function metadataOfLength(bytes: number): unknown {
 }
 
 describe('bundle reader', () => {
+  it('takes JSON nested 64 levels deep in metadata.json and refuses 65, as InvalidEntry', async () => {
+    const nested = (levels: number): unknown => {
+      let value: unknown = 'leaf';
+      for (let level = 0; level < levels; level++) value = { n: value };
+      return value;
+    };
+    // The metadata object itself is one level; its `x` holds the rest.
+    const withDepth = (depth: number) => ({ ...(sampleMetadata() as unknown as Record<string, unknown>), x: nested(depth - 1) });
+    const refused = craftZip(sampleBundleEntries(withDepth(MAX_JSON_DEPTH + 1)));
+    await expectRefusal(refused, 'InvalidEntry', /nests JSON 65 levels deep; at most 64/);
+    // At the limit the depth check passes (the schema then judges the field).
+    await assert.rejects(readAndVerifyBundle(new BufferByteSource(craftZip(sampleBundleEntries(withDepth(MAX_JSON_DEPTH))))), (error: unknown) => !(error instanceof InvalidBundleError && /levels deep/.test(error.message)));
+  });
+
+  it('refuses an archive of 100,001 entries, one over the limit, before reading them', async () => {
+    // The product's own writer: it writes the zip64 end records a count above 65,535 needs.
+    const path = join(await temporaryDirectory(), 'many.zip');
+    const writer = await ZipWriter.create(path);
+    for (const entry of sampleBundleEntries()) await writer.addBuffer(entry.name, entry.content, { deflate: false });
+    for (let index = 4; index <= DEFAULT_ZIP_LIMITS.maxEntries; index++) await writer.addBuffer(`f/${index}`, Buffer.alloc(0), { deflate: false });
+    await writer.finish();
+    const source = await FileByteSource.open(path);
+    try {
+      await assert.rejects(readAndVerifyBundle(source), (error: unknown) => error instanceof InvalidBundleError && error.reason === 'UnsupportedEntry' && /declares 100001 entries, more than the 100000 allowed/.test(error.message));
+    } finally {
+      await source.close();
+    }
+  });
+
   it('refuses a metadata.json or manifest.json one byte over 4 MiB as DocumentTooLarge, and takes one at the limit', async () => {
     await expectRefusal(craftZip(sampleBundleEntries(metadataOfLength(MAX_DOCUMENT_BYTES + 1))), 'DocumentTooLarge', /metadata\.json is 4194305 bytes; at most 4194304/);
     const atLimit = await readAndVerifyBundle(new BufferByteSource(craftZip(sampleBundleEntries(metadataOfLength(MAX_DOCUMENT_BYTES)))));
