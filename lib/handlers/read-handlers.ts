@@ -24,8 +24,9 @@ export function makeRepoHandler({ context, auth }: HandlerDependencies) {
           acceptEncoding: header(event, 'accept-encoding'),
           userAgent: header(event, 'user-agent'),
           ifNoneMatch: header(event, 'if-none-match'),
-          // Checked by the middleware (when reads are protected) before this runs.
-          ...(event.routeKey === 'GET /c/{capability}/repo' ? { capability: capabilityOf(event) } : {}),
+          // Checked by the middleware before this runs. With reads public the plain view serves (its
+          // resources need no token): nothing is made or stored for whatever segment is sent.
+          ...(event.routeKey === 'GET /c/{capability}/repo' && auth.readProtected ? { capability: capabilityOf(event) } : {}),
         }),
         { stream: context.settings.streamResponses },
       ),

@@ -141,7 +141,9 @@ async function capabilityRepository(
   }
   const prefixes = capabilityPrefixes(context.settings.publicBaseUrl, capability.encoded);
   // A Lambda answers up to its inline limit; a larger view is stored once per version and token.
-  if (!context.settings.streamResponses && view.size > context.settings.maxInlineResponseBytes / 2) {
+  // What would be sent (a client that takes no gzip gets the JSON), with room for the prefixes.
+  const sentBytes = acceptsGzip ? view.size : view.rawLength;
+  if (!context.settings.streamResponses && sentBytes > context.settings.maxInlineResponseBytes / 2) {
     const location = await storedCapabilityView(context, view, prefixes, capability.fingerprint, etag, headers['content-type']!);
     if (location) return { kind: 'redirect', location };
   }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { RegistryError } from '../../domain/errors.ts';
-import { activateOnDcos, plannedRequests } from '../../deploy/dcos/activate-dcos.ts';
+import { activateOnDcos, maskReadToken, plannedRequests } from '../../deploy/dcos/activate-dcos.ts';
 import { resolveOptions, type RegistryOptions } from '../../deploy/options.ts';
 import { readJsonFile } from '../../support/files.ts';
 import type { CommandRunner } from '../command-runner.ts';
@@ -53,14 +53,13 @@ export function registerActivate(program: Command, run: CommandRunner): void {
         if (flags.dryRun) {
           // The token is not printed: the plan shows where it goes.
           const requests = plannedRequests(options, { dcosUrl, ...(readToken ? { readToken } : {}) });
-          const shown = JSON.parse(JSON.stringify(requests).split(readToken && readToken.length > 0 ? readToken : '\u0000').join('<read token>')) as typeof requests;
+          const shown = JSON.parse(maskReadToken(JSON.stringify(requests), readToken)) as typeof requests;
           output.result(JSON.stringify(shown, null, 2), { dryRun: true, requests: shown });
           return;
         }
         const token = process.env.DCOS_ACS_TOKEN;
         const result = await activateOnDcos(options, { dcosUrl, timeoutSeconds: Number(flags.timeout), ...(token ? { token } : {}), ...(readToken ? { readToken } : {}) }, (line) => output.info(line));
-        const shownRepository = readToken ? result.repository.split(readToken).join('<read token>') : result.repository;
-        output.result(`Activated ${result.app}; repository ${shownRepository} added at index 0`, { ...result, repository: shownRepository });
+        output.result(`Activated ${result.app}; repository ${result.repository} added at index 0`, result);
       }),
     );
 }

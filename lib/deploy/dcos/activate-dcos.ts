@@ -72,8 +72,16 @@ export async function activateOnDcos(
     await sleep(target.pollMilliseconds ?? 2000);
   }
   const body = repository.body as { uri: string };
-  report(`Adding ${body.uri} to the package repositories at index 0`);
+  // The capability URL holds a read token: never in what is printed or thrown (Cosmos's answer may repeat it).
+  const masked = (text: string): string => maskReadToken(text, target.readToken);
+  report(`Adding ${masked(body.uri)} to the package repositories at index 0`);
   const added = await send(repository);
-  if (!added.ok) throw new RegistryError('CosmosRefused', `Cosmos refused the repository ${body.uri}: HTTP ${added.status} ${(await added.text()).slice(0, 300)}`, {});
-  return { app: appId, repository: body.uri };
+  if (!added.ok) throw new RegistryError('CosmosRefused', masked(`Cosmos refused the repository ${body.uri}: HTTP ${added.status} ${(await added.text()).slice(0, 300)}`), {});
+  return { app: appId, repository: masked(body.uri) };
+}
+
+/** `text` with the read token (and its percent-encoded form) replaced by `<read token>`. */
+export function maskReadToken(text: string, readToken: string | undefined): string {
+  if (!readToken) return text;
+  return text.split(readToken).join('<read token>').split(encodeURIComponent(readToken)).join('<read token>');
 }

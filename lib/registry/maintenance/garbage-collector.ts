@@ -15,7 +15,7 @@
  */
 import type { RegistryContext } from '../context.ts';
 import { listAllKeys, listAllObjects, readJson } from '../json-objects.ts';
-import { FRAGMENTS_PREFIX, fragmentOf, IMAGE_BLOBS_PREFIX, INDEX_TABLES_PREFIX, INDEX_VIEWS_PREFIX, mediaObjectKey, PACKAGES_PREFIX, packageRecordKey, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
+import { CAPABILITY_VIEWS_PREFIX, FRAGMENTS_PREFIX, fragmentOf, IMAGE_BLOBS_PREFIX, INDEX_TABLES_PREFIX, INDEX_VIEWS_PREFIX, mediaObjectKey, PACKAGES_PREFIX, packageRecordKey, RESOURCES_PREFIX, UPLOADS_PREFIX } from '../layout.ts';
 import { INDEX_METADATA } from '../repository-index.ts';
 import { isLiveRecord, TRANSIENT_UPLOAD_STATES, type PackageRecord, type UploadRecord } from '../records.ts';
 import { liveIngestLeases, startGcRun } from './leases.ts';
@@ -130,7 +130,7 @@ async function sweepPackageDocuments(
 }
 
 /**
- * Tables and stored views of index layouts no index object names any more. A writer writes its
+ * Tables and stored views of index layouts no index object names any more, and stored capability views. A writer writes its
  * table (and views) before its commit, again even when they exist (index-writer.ts), so only
  * those older than the stale age (and the grace window) go: a commit still under way is younger.
  * Losing a table is not fatal anyway (a writer that finds none decodes the index once instead),
@@ -151,6 +151,14 @@ async function sweepIndexLayouts(context: RegistryContext, remove: (key: string)
       await remove(object.key);
       removed++;
     }
+  }
+  // Capability views a Lambda stored (registry/capability/): caches of one index version for one
+  // token, made again on the next request; each goes once it is older than the window (a client
+  // may still be following a redirect to it), whatever version or token it is of.
+  for (const object of await listAllObjects(context.store, CAPABILITY_VIEWS_PREFIX)) {
+    if (now - object.lastModified.getTime() < minimumAge) continue;
+    await remove(object.key);
+    removed++;
   }
   return removed;
 }
