@@ -140,6 +140,13 @@ export class InvalidKeyError extends ObjectStoreError {
 // Wide enough for names operators give dropped bundles; nothing that means something to a path
 // (slash, backslash), a URL (%, ?, #) or a terminal (control characters).
 const SEGMENT = /^[A-Za-z0-9._:=@+,()~ -]+$/;
+/**
+ * Longest segment: a file system names each folder and file with at most 255 bytes, and the fs
+ * store adds `.obj` and, while writing, `.<12 hex>.tmp` (21 characters) to a key's last segment.
+ * S3 has no such limit; the contract is the narrower one, so a key valid on one store is valid on
+ * every store. (The segment characters are ASCII: a character is a byte.)
+ */
+export const MAX_KEY_SEGMENT_LENGTH = 255 - '.obj.000000000000.tmp'.length;
 
 /** The reason `key` is not a valid object key, or undefined. */
 export function invalidKeyReason(key: string, { allowTrailingSlash = false } = {}): string | undefined {
@@ -151,6 +158,7 @@ export function invalidKeyReason(key: string, { allowTrailingSlash = false } = {
     if (segment === '' ) return 'has an empty segment';
     if (segment === '.' || segment === '..') return `has a '${segment}' segment`;
     if (!SEGMENT.test(segment)) return `segment ${JSON.stringify(segment)} has characters outside letters, digits, space and ._:=@+,()~-`;
+    if (segment.length > MAX_KEY_SEGMENT_LENGTH) return `has a segment of ${segment.length} characters, more than ${MAX_KEY_SEGMENT_LENGTH}`;
   }
   return undefined;
 }

@@ -347,7 +347,7 @@ function checkCoordinateFits(name: string, version: string, coordinate: string, 
   const keys = [packageMetadataKey(coordinate, '0'.repeat(64)), fragmentKey(coordinate, '0'.repeat(64)), ...images.filter((image) => image.tag).map((image) => tagOwnerKey(image.repository, image.tag!, coordinate))];
   for (const key of keys) {
     const reason = invalidKeyReason(key);
-    if (reason !== undefined) throw new PackageCoordinateTooLongError(name, version, key.length);
+    if (reason !== undefined) throw new PackageCoordinateTooLongError(name, version, key.length, reason);
   }
 }
 

@@ -63,10 +63,10 @@ export class ResourceMissingError extends RegistryError {
 
 /** A package whose name and version are too long for the storage keys derived from them. */
 export class PackageCoordinateTooLongError extends RegistryError {
-  constructor(name: string, version: string, keyLength: number) {
+  constructor(name: string, version: string, keyLength: number, reason = `${keyLength} bytes of key, at most 900`) {
     super(
       'PackageCoordinateTooLong',
-      `Package [${name.length > 80 ? `${name.slice(0, 80)}…` : name}] version [${version.length > 80 ? `${version.slice(0, 80)}…` : version}] has a name and version too long to store (${keyLength} bytes of key, at most 900): shorten them`,
+      `Package [${name.length > 80 ? `${name.slice(0, 80)}…` : name}] version [${version.length > 80 ? `${version.slice(0, 80)}…` : version}] has a name and version too long to store (a storage key ${reason}): shorten them`,
       { nameLength: name.length, versionLength: version.length, keyLength },
     );
     this.name = 'PackageCoordinateTooLongError';

@@ -11,7 +11,9 @@ import { collectGarbage } from '../../lib/registry/maintenance/garbage-collector
 import { reconcile } from '../../lib/registry/maintenance/reconciler.ts';
 import { requestRemoval } from '../../lib/registry/packages.ts';
 import { handleJob, publishPackage, reindex } from '../../lib/registry/publisher.ts';
-import { resourceKey, INDEX_KEY, GC_RUNS_PREFIX } from '../../lib/registry/layout.ts';
+import { resourceKey, INDEX_KEY, GC_RUNS_PREFIX, fragmentKey, packageMetadataKey } from '../../lib/registry/layout.ts';
+import { encodeCoordinate } from '../../lib/universe/coordinate.ts';
+import { invalidKeyReason } from '../../lib/ports/object-store.ts';
 import { sizedBytes, sha256Hex } from '../helpers/asset-server.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
 import { Gate } from '../helpers/faults/faulty-store.ts';
@@ -354,6 +356,22 @@ describe('state model: bad packages end in a terminal state', () => {
     const upload = await harness.uploadRecord('long-upload');
     assert.equal(upload?.status, 'Rejected');
     assert.equal(upload?.error?.type, 'PackageCoordinateTooLong');
+  });
+
+  it('the longest version whose storage keys fit is taken, and one character more is PackageCoordinateTooLong', async () => {
+    const name = 'n'.repeat(60);
+    const fits = (version: string): boolean => {
+      const coordinate = encodeCoordinate({ name, version });
+      return [packageMetadataKey(coordinate, '0'.repeat(64)), fragmentKey(coordinate, '0'.repeat(64))].every((key) => invalidKeyReason(key) === undefined);
+    };
+    let length = 1;
+    assert.ok(fits('1'));
+    while (fits('1'.repeat(length + 1))) length++;
+    const longest = await harness.ingest(await harness.upload(craftedBundle({ name, version: '1'.repeat(length) }), 'longest-fits'));
+    assert.equal(longest.outcome, 'accepted', JSON.stringify(longest));
+    const over = await harness.ingest(await harness.upload(craftedBundle({ name, version: '1'.repeat(length + 1) }), 'one-over'));
+    assert.equal(over.outcome, 'rejected');
+    assert.equal((await harness.uploadRecord('one-over'))?.error?.type, 'PackageCoordinateTooLong');
   });
 
   it('a config nested 100,000 levels deep: Rejected InvalidEntry, no stack overflow', async () => {

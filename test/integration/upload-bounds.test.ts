@@ -118,7 +118,16 @@ for (const [label, start] of backends) {
       const noSize = await api('/v1/uploads', { method: 'POST', body: '{"fileName":"x.dcos"}' });
       assert.equal(noSize.status, 400);
       assert.equal(((await noSize.json()) as { type: string }).type, 'InvalidRequest');
-      const big = await api('/v1/uploads', { method: 'POST', body: JSON.stringify({ size: 10, fileName: 'x'.repeat(1024 * 1024) }) }).catch((error: Error) => error);
+      // A body of exactly 1 MiB is read (and refused for its over-long fileName, 400); one byte more is 413.
+      const bodyOf = (length: number): string => {
+        const shell = JSON.stringify({ size: 10, fileName: '' });
+        return JSON.stringify({ size: 10, fileName: 'x'.repeat(length - shell.length) });
+      };
+      assert.equal(bodyOf(1024 * 1024).length, 1024 * 1024);
+      const atLimit = await api('/v1/uploads', { method: 'POST', body: bodyOf(1024 * 1024) });
+      assert.equal(atLimit.status, 400, await atLimit.clone().text());
+      assert.equal(((await atLimit.json()) as { type: string }).type, 'InvalidRequest');
+      const big = await api('/v1/uploads', { method: 'POST', body: bodyOf(1024 * 1024 + 1) }).catch((error: Error) => error);
       // A server may close the connection after a 413 before the client sent everything.
       if (big instanceof Response) {
         assert.equal(big.status, 413);
