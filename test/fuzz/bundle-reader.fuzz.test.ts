@@ -13,21 +13,12 @@ import { sampleBundleEntries } from '../helpers/bundle-builder.ts';
 import { writeSampleBundle } from '../helpers/sample-bundle-file.ts';
 import { temporaryDirectory } from '../helpers/temp-dir.ts';
 import { craftZip } from '../helpers/zip-crafter.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 const CASES_PER_BASE = 1_250;
 const CASE_TIME_LIMIT_MS = 5_000;
 const SEED = Number(process.env.FUZZ_SEED ?? 20261129);
 
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe];
 
@@ -99,7 +90,7 @@ describe('bundle reader under fuzzing', () => {
       ['written by BundleWriter', await readFile(await writeSampleBundle(directory))],
       ['crafted', craftZip(sampleBundleEntries())],
     ];
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     let accepted = 0;
     let refused = 0;
     const reasons = new Map<string, number>();

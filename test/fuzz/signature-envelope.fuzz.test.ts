@@ -7,20 +7,11 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { BundleSignatureError, checkBundleSignature, newSigningKeyPair, signBundle, type SignedContent } from '../../lib/signing/bundle-signature.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const CASES = 4_000;
 
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKENS = ['"', '{', '}', '[', ']', ',', ':', '\\', 'A', '=', '0', '"sig"', '"keyid"', '"payload"', 'null', '1e999', '-', ' ', '\u0000', '\uffff'];
 
@@ -33,7 +24,7 @@ describe('signature envelope fuzzing', () => {
     const envelope = signBundle(key, content);
     const original = Buffer.from(JSON.stringify(envelope, null, 2));
     assert.equal(checkBundleSignature(original, content, trusted).verified, true);
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     const outcomes = { refused: 0, verified: 0 };
     for (let index = 0; index < CASES; index++) {
       let text = original.toString('latin1');
