@@ -27,7 +27,7 @@ import {
   type ManifestImage,
 } from './bundle-layout.ts';
 import type { ByteSource } from './byte-source.ts';
-import { METHOD_STORED } from './zip/zip-format.ts';
+import { DOS_DATE, DOS_TIME, METHOD_STORED, UNIX_FILE_ATTRIBUTES, VERSION_MADE_BY } from './zip/zip-format.ts';
 import { DEFAULT_ZIP_LIMITS, ZipArchive, type ZipEntry, type ZipLimits } from './zip/zip-reader.ts';
 import { MAX_ENVELOPE_BYTES, sha256Hex, SIGNATURE_ENTRY, type SignedContent } from '../signing/bundle-signature.ts';
 import { imageLocations, TEMPLATE_POINTER } from '../universe/image-locations.ts';
@@ -75,6 +75,13 @@ export class Bundle {
     readonly signedContent: SignedContent,
     /** The signature envelope's bytes (signature.dsse.json), when the bundle is signed. */
     readonly signatureEnvelope: Uint8Array | undefined,
+    /**
+     * Whether every ZIP field no reading depends on has the value the bundle writer gives it
+     * (lib/bundle/zip/zip-writer.ts), and every entry is stored (a deflate stream's padding
+     * bits are ignored by inflate). The signature covers the content; this lets a signed
+     * bundle's framing be held to its writer's too, so that no byte of it can change unseen.
+     */
+    readonly canonicalFraming: boolean,
   ) {}
 
   static async open(source: ByteSource, limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): Promise<Bundle> {
@@ -87,7 +94,12 @@ export class Bundle {
     const signatureEntry = archive.get(SIGNATURE_ENTRY);
     const signatureEnvelope = signatureEntry ? await archive.readEntry(signatureEntry, MAX_ENVELOPE_BYTES) : undefined;
     const signedContent = { name: metadata.name, version: metadata.version, metadataSha256, manifestSha256 };
-    return new Bundle(archive, metadata, manifest, resources, blobs, manifestTypes, signedContent, signatureEnvelope);
+    const canonicalFraming = [...archive.entries.values()].every(
+      (entry) =>
+        entry.method === METHOD_STORED &&
+        entry.centralOnlyFields[0] === VERSION_MADE_BY && entry.centralOnlyFields[1] === 0 && entry.centralOnlyFields[2] === UNIX_FILE_ATTRIBUTES && entry.sharedFields[2] === DOS_TIME && entry.sharedFields[3] === DOS_DATE,
+    );
+    return new Bundle(archive, metadata, manifest, resources, blobs, manifestTypes, signedContent, signatureEnvelope, canonicalFraming);
   }
 
   get contentBytes(): number {

@@ -78,12 +78,15 @@ export class BundleWriter {
         })),
       };
       await this.zip.addBuffer(IMAGES_LAYOUT_ENTRY, Buffer.from(JSON.stringify(OCI_LAYOUT_DOCUMENT)), { deflate: false });
-      await this.zip.addBuffer(IMAGES_INDEX_ENTRY, Buffer.from(JSON.stringify(index, null, 2)), { deflate: true });
+      await this.zip.addBuffer(IMAGES_INDEX_ENTRY, Buffer.from(JSON.stringify(index, null, 2)), { deflate: false });
     }
     const metadataBytes = Buffer.from(JSON.stringify(metadata, null, 2));
     const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2));
-    await this.zip.addBuffer(METADATA_ENTRY, metadataBytes, { deflate: true });
-    await this.zip.addBuffer(MANIFEST_ENTRY, manifestBytes, { deflate: true });
+    // Stored, not deflated: a deflate stream's last byte has padding bits that inflate ignores, so
+    // a deflated document could be changed without a change to what it holds (or to what a
+    // signature covers). Every byte of a stored one is its content. They are small.
+    await this.zip.addBuffer(METADATA_ENTRY, metadataBytes, { deflate: false });
+    await this.zip.addBuffer(MANIFEST_ENTRY, manifestBytes, { deflate: false });
     if (options.signingKey) {
       // Over the bytes just written: the signature covers them as they are, and changes none.
       const envelope = signBundle(options.signingKey, { name: metadata.name, version: metadata.version, metadataSha256: sha256Hex(metadataBytes), manifestSha256: sha256Hex(manifestBytes) });

@@ -116,7 +116,7 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
       const candidate = await Bundle.open(opened);
       // Before anything is written, and before the bundle counts as opened: a bundle refused for
       // its signature names no package (none is marked Failed on its word).
-      const signedBy = context.settings.trustedKeys ? checkBundleSignature(candidate.signatureEnvelope, candidate.signedContent, context.settings.trustedKeys).keyId : undefined;
+      const signedBy = context.settings.trustedKeys ? checkBundleSignature(candidate.signatureEnvelope, candidate.signedContent, context.settings.trustedKeys, candidate).keyId : undefined;
       // Where signatures are required, a tampered file is refused before anything is written
       // too (one more read of the bundle): otherwise it is found as it is copied.
       if (context.settings.trustedKeys) await candidate.verifyContents();

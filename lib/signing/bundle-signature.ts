@@ -166,9 +166,16 @@ export interface SignatureCheck {
  * and, given trusted keys, against them. Throws BundleNotSigned, SignatureInvalid or
  * SignerNotTrusted (with the key id).
  */
-export function checkBundleSignature(envelopeBytes: Uint8Array | undefined, content: SignedContent, trustedKeys: readonly KeyObject[] | undefined): SignatureCheck {
+export function checkBundleSignature(
+  envelopeBytes: Uint8Array | undefined,
+  content: SignedContent,
+  trustedKeys: readonly KeyObject[] | undefined,
+  archive: { readonly canonicalFraming: boolean },
+): SignatureCheck {
   if (envelopeBytes === undefined) throw new BundleSignatureError('BundleNotSigned', `Package [${content.name}] version [${content.version}] is not signed, and this registry accepts only signed bundles`, {});
   const envelope = parseEnvelope(envelopeBytes);
+  // Only the bundle writer signs, and it writes every framing field one way: another value is a change after signing.
+  if (!archive.canonicalFraming) throw new BundleSignatureError('SignatureInvalid', "The archive's ZIP framing was changed after signing (a field differs from what the bundle writer writes)", {});
   const statement = statementOf(envelope);
   const keyIds = envelope.signatures.map((signature) => signature.keyid);
   if (statement.metadataSha256 !== content.metadataSha256 || statement.manifestSha256 !== content.manifestSha256 || statement.package.name !== content.name || statement.package.version !== content.version) {

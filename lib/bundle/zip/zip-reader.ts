@@ -61,6 +61,18 @@ export interface ZipEntry {
   /** Where the entry's (compressed) bytes begin. */
   readonly dataOffset: number;
   readonly isDirectory: boolean;
+  /**
+   * Fields the central directory and the local header both hold (version needed, flags, time,
+   * date), as the central directory has them: the local header must say the same, so that no
+   * field of the framing can be changed alone (a signed bundle covers its content, not these).
+   */
+  readonly sharedFields: readonly number[];
+  /**
+   * Fields only the central directory holds, which no reading depends on: version made by,
+   * internal and external attributes. A signed bundle must have the writer's own values
+   * (bundle-reader.ts), so that a change to them is seen too.
+   */
+  readonly centralOnlyFields: readonly number[];
 }
 
 const STREAM_CHUNK = 1 << 20;
@@ -205,7 +217,8 @@ async function readEndOfCentralDirectory(source: ByteSource): Promise<EndOfCentr
   let centralSize = tail.readUInt32LE(eocdAt + 12);
   let centralOffset = tail.readUInt32LE(eocdAt + 16);
   let centralEnd = eocdPosition;
-  if (disk !== 0 || centralDisk !== 0) {
+  // On one disk, the entries on this disk are all of them (0xffff both: counted in the zip64 record).
+  if (disk !== 0 || centralDisk !== 0 || tail.readUInt16LE(eocdAt + 8) !== entryCount) {
     throw new InvalidBundleError('UnreadableArchive', 'multi-disk ZIP archives are not supported', {});
   }
   const locatorAt = eocdPosition - ZIP64_LOCATOR_SIZE;
@@ -270,6 +283,9 @@ async function readCentralDirectory(source: ByteSource, end: EndOfCentralDirecto
     const extraLength = central.readUInt16LE(cursor + 30);
     const commentLength = central.readUInt16LE(cursor + 32);
     let localHeaderOffset = central.readUInt32LE(cursor + 42);
+    if (central.readUInt16LE(cursor + 34) !== 0) {
+      throw new InvalidBundleError('UnreadableArchive', `central directory record ${index} names another disk`, { index });
+    }
     const recordEnd = cursor + CENTRAL_HEADER_SIZE + nameLength + extraLength + commentLength;
     if (recordEnd > central.length) {
       throw new InvalidBundleError('UnreadableArchive', `central directory record ${index} overruns the directory`, { index });
@@ -324,7 +340,9 @@ async function readCentralDirectory(source: ByteSource, end: EndOfCentralDirecto
     if (isDirectory && size !== 0) {
       throw new InvalidBundleError('EntrySizeMismatch', `directory entry ${name} has content`, { entry: name });
     }
-    entries.push({ name, method, crc32: crc, compressedSize, size, localHeaderOffset, dataOffset: -1, isDirectory });
+    const sharedFields = [central.readUInt16LE(cursor + 6), flags, central.readUInt16LE(cursor + 12), central.readUInt16LE(cursor + 14)];
+    const centralOnlyFields = [central.readUInt16LE(cursor + 4), central.readUInt16LE(cursor + 36), central.readUInt32LE(cursor + 38)];
+    entries.push({ name, method, crc32: crc, compressedSize, size, localHeaderOffset, dataOffset: -1, isDirectory, sharedFields, centralOnlyFields });
     cursor = recordEnd;
   }
   if (cursor !== central.length) {
@@ -391,7 +409,8 @@ async function resolveLocalHeaders(source: ByteSource, entries: ZipEntry[], cent
     }
     const variable = await readHeaderBytes(entry.localHeaderOffset + LOCAL_HEADER_SIZE, nameLength + extraLength, position);
     const localName = decodeName(variable.subarray(0, nameLength), flags, index);
-    if (localName !== entry.name || method !== entry.method) {
+    const localShared = [fixed.readUInt16LE(4), flags, fixed.readUInt16LE(10), fixed.readUInt16LE(12)];
+    if (localName !== entry.name || method !== entry.method || localShared.some((value, at) => value !== entry.sharedFields[at])) {
       throw new InvalidBundleError('EntrySizeMismatch', `entry ${entry.name} disagrees with its local header`, { entry: entry.name });
     }
     if (!(flags & FLAG_DATA_DESCRIPTOR)) {
@@ -399,6 +418,11 @@ async function resolveLocalHeaders(source: ByteSource, entries: ZipEntry[], cent
       let size = localSize;
       const zip64 = findExtra(variable.subarray(nameLength), ZIP64_EXTRA_ID);
       if (zip64 && zip64.length >= 16 && (size === UINT32_SENTINEL || compressedSize === UINT32_SENTINEL)) {
+        // APPNOTE 4.5.3: with the zip64 field, both 32-bit sizes are the sentinel (a local header
+        // holds both sizes there, in this order).
+        if (size !== UINT32_SENTINEL || compressedSize !== UINT32_SENTINEL) {
+          throw new InvalidBundleError('EntrySizeMismatch', `entry ${entry.name} has a zip64 local header with only one size marked`, { entry: entry.name });
+        }
         size = readUInt64(zip64, 0);
         compressedSize = readUInt64(zip64, 8);
       }

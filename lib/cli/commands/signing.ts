@@ -58,7 +58,7 @@ export function registerSigning(program: Command, run: CommandRunner): void {
         });
         try {
           const bundle = await readAndVerifyBundle(source);
-          const check = checkBundleSignature(bundle.signatureEnvelope, bundle.signedContent, trusted);
+          const check = checkBundleSignature(bundle.signatureEnvelope, bundle.signedContent, trusted, bundle);
           const { name, version } = bundle.signedContent;
           output.result(
             check.verified
