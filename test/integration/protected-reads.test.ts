@@ -1,11 +1,14 @@
 /**
  * Reads protected (REGISTRY_READ_PROTECTION=true) with real clients: skopeo pulls with
- * `--src-creds` (Basic, the read token as password) and is refused without or with a wrong one;
+ * `--src-creds` (Basic, the read token as password) or an agent's Docker config.json and is
+ * refused without or with a wrong one; podman logs in and pulls as a container engine does;
  * the repository and its resources answer a read token (Bearer or Basic) and 401 otherwise.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +20,7 @@ import { writeSampleBundle } from '../helpers/sample-bundle-file.ts';
 import { writeSingleImageBundle } from '../helpers/single-image-bundle.ts';
 import { skopeo } from '../helpers/skopeo.ts';
 
+const run = promisify(execFile);
 const READ = 'protected-reads-read-token-01';
 const WRITE = 'protected-reads-write-token-1';
 const V5 = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5';
@@ -32,11 +36,16 @@ describe('protected reads with real clients', { timeout: 180_000 }, () => {
     registry = await startEmbeddedRegistry({ tokens: `read:${READ},write:${WRITE}`, env: { REGISTRY_READ_PROTECTION: 'true' } });
     host = new URL(registry.url).host;
     const imageBundle = join(work, 'image.dcos');
+    // A real (tiny) tar layer: podman applies what it pulls.
+    await mkdir(join(work, 'layer'));
+    await writeFile(join(work, 'layer', 'guarded.txt'), 'guarded layer bytes\n');
+    await run('tar', ['-C', join(work, 'layer'), '-cf', join(work, 'layer.tar'), 'guarded.txt']);
+    const layer = await readFile(join(work, 'layer.tar'));
     ({ manifestDigest } = await writeSingleImageBundle({
       path: imageBundle, name: 'guarded', version: '1.0.0', repository: 'team/guarded', tag: '1', description: 'a guarded image',
       writeLayer: async (write) => {
-        await write(Buffer.from('guarded layer bytes'));
-        return 'guarded layer bytes'.length;
+        await write(layer);
+        return layer.length;
       },
     }));
     for (const path of [imageBundle, await writeSampleBundle(work)]) {
@@ -61,6 +70,24 @@ describe('protected reads with real clients', { timeout: 180_000 }, () => {
       );
       assert.match(outcome, /unauthorized|401|authentication required/i, `pull with ${credentials.join(' ') || 'no credentials'}`);
     }
+  });
+
+  it("an agent's Docker config.json (auths) pulls, and podman logs in and pulls as a container engine does", async () => {
+    // What an agent is given: a config.json with the read token, as Marathon's fetcher delivers it.
+    const config = join(work, 'config.json');
+    await writeFile(config, JSON.stringify({ auths: { [host]: { auth: Buffer.from(`agent:${READ}`).toString('base64') } } }));
+    await skopeo(['copy', '--src-tls-verify=false', '--src-authfile', config, `docker://${host}/team/guarded:1`, `dir:${join(work, 'by-config')}`]);
+    const podman = (args: readonly string[]) =>
+      run('podman', ['--root', join(work, 'podman-storage'), '--runroot', join(work, 'podman-run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', ...args], { timeout: 120_000 }).catch((error: { stderr?: string; message: string }) => {
+        throw new Error(`podman ${args.join(' ')}: ${error.stderr ?? error.message}`);
+      });
+    const authfile = join(work, 'podman-auth.json');
+    const refusedLogin = await podman(['login', '--tls-verify=false', '--authfile', authfile, '--username', 'agent', '--password', 'not-the-token', host]).then(() => 'logged in', (error: Error) => error.message);
+    assert.match(refusedLogin, /unauthorized|401|invalid username\/password/i);
+    await podman(['login', '--tls-verify=false', '--authfile', authfile, '--username', 'agent', '--password', READ, host]);
+    await podman(['pull', '--tls-verify=false', '--authfile', authfile, `${host}/team/guarded:1`]);
+    const digest = (await podman(['image', 'inspect', '--format', '{{.Digest}}', `${host}/team/guarded:1`])).stdout.trim();
+    assert.equal(digest, manifestDigest);
   });
 
   it('follows the Docker token flow: a Bearer challenge naming /v2/token, a pull token for the repository asked, refused elsewhere', async () => {
