@@ -5,6 +5,7 @@
 import { ConfigurationError, serverConfigFrom } from '../config/environment.ts';
 import { createLogger } from '../support/logger.ts';
 import { isLoopbackHost } from '../http/auth.ts';
+import { firstRunLines } from './public-url.ts';
 import { startRegistryServer } from './registry-server.ts';
 
 // The AWS SDK warns on every start that future releases need Node.js 22; the versions this
@@ -23,9 +24,20 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger({ level: config.logLevel });
-  const registry = await startRegistryServer(config, { log });
+  let registry;
+  try {
+    registry = await startRegistryServer(config, { log });
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
   const storage = config.storage.kind === 'fs' ? `directory ${config.storage.root}` : `bucket ${config.storage.bucket}${config.storage.endpoint ? ` at ${config.storage.endpoint}` : ''}`;
-  log.info('registry listening', { url: registry.url, storage, drop: `${config.dataDir}/drop` });
+  log.info('registry listening', { url: registry.url, publicUrl: registry.publicUrl, storage, drop: `${config.dataDir}/drop` });
+  // For the person at the terminal (the log lines above stay JSON, on stdout).
+  process.stderr.write(`${firstRunLines(registry.url, registry.publicUrl, registry.publicUrlReach, config.readProtection).join('\n')}\n`);
   if (config.authTokens.length === 0) {
     log.warn(
       isLoopbackHost(config.host)

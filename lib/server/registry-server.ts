@@ -13,6 +13,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { derivePublicUrl } from './public-url.ts';
+import { ConfigurationError } from '../config/environment.ts';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { FsObjectStore } from '../adapters/object-store/fs-object-store.ts';
 import { S3ObjectStore } from '../adapters/object-store/s3-object-store.ts';
@@ -43,7 +46,11 @@ import { announcedLengthProblem, BodyTooLargeError, BodyTooShortError, boundedBo
 
 
 export interface RunningRegistry {
+  /** Where it listens. */
   readonly url: string;
+  /** The base URL /repo names (public-url.ts), and who can reach it. */
+  readonly publicUrl: string;
+  readonly publicUrlReach: 'configured' | 'this machine only' | 'the network';
   readonly metrics: PrometheusMetrics;
   readonly store: ObjectStore;
   readonly queue: InProcessJobQueue;
@@ -56,6 +63,8 @@ export interface StartOptions {
   readonly log?: Logger;
   /** Replaces the store the configuration names (tests use it to share one bucket). */
   readonly store?: ObjectStore;
+  /** This machine's network interfaces (tests give their own; default os.networkInterfaces()). */
+  readonly networkInterfaces?: Readonly<Record<string, readonly NetworkInterfaceInfo[] | undefined>>;
 }
 
 export async function startRegistryServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningRegistry> {
@@ -215,7 +224,18 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const listeningUrl = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
-  baseUrl = config.publicBaseUrl ?? listeningUrl;
+  const publicUrl = derivePublicUrl({
+    ...(config.publicBaseUrl ? { configured: config.publicBaseUrl } : {}),
+    host: config.host,
+    port: address.port,
+    tls: config.tls !== undefined,
+    interfaces: options.networkInterfaces ?? networkInterfaces(),
+  });
+  if (!publicUrl.ok) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw new ConfigurationError('REGISTRY_PUBLIC_URL', publicUrl.reason);
+  }
+  baseUrl = publicUrl.url;
 
   // Garbage collection runs as a job of the single writer, as the schedule does on AWS.
   const collector = setInterval(() => void queue.send({ kind: 'collect-garbage' }, { deduplicationId: `gc-${Date.now()}` }), config.gcIntervalSeconds * 1000);
@@ -235,6 +255,8 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
 
   return {
     url: listeningUrl,
+    publicUrl: publicUrl.url,
+    publicUrlReach: publicUrl.reach,
     metrics,
     store,
     queue,

@@ -148,7 +148,8 @@ for (const readProtection of [false, true]) {
 describe('no token configured', () => {
   it('management is open to loopback callers only while the server listens on loopback alone', async () => {
     for (const [host, expected] of [['127.0.0.1', 200], ['0.0.0.0', 401]] as const) {
-      const registry = await startEmbeddedRegistry({ tokens: '', env: { HOST: host } });
+      // A public URL given: on all interfaces the server would otherwise need exactly one network address.
+      const registry = await startEmbeddedRegistry({ tokens: '', env: { HOST: host, REGISTRY_PUBLIC_URL: 'http://registry.test:8080' } });
       try {
         const port = new URL(registry.url).port;
         const response = await fetch(`http://127.0.0.1:${port}/v1/packages`);
