@@ -76,6 +76,9 @@ export class RegistryClient {
         status: response.status,
       });
     }
+    if (parsed === undefined && text !== '') {
+      throw new RegistryError('NotARegistry', `${this.base.href} answered ${method} ${url.pathname} with something that is not JSON (${response.headers.get('content-type') ?? 'no content type'}): is this the registry's URL?`, { url: this.base.href });
+    }
     return { status: response.status, value: parsed as T | undefined, response };
   }
 
@@ -115,11 +118,11 @@ export class RegistryClient {
   }
 }
 
-export function clientFrom(options: { url?: string }): RegistryClient {
+export function clientFrom(options: { url?: string; token?: string }): RegistryClient {
   const url = options.url ?? process.env.DCOS_REGISTRY_URL;
   if (!url) {
     throw new RegistryError('MissingRegistryUrl', 'No registry given: pass --url=<registry URL> or set DCOS_REGISTRY_URL', {});
   }
-  const token = process.env.DCOS_REGISTRY_TOKEN;
+  const token = options.token ?? process.env.DCOS_REGISTRY_TOKEN;
   return new RegistryClient({ url, ...(token ? { token } : {}) });
 }

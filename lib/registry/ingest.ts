@@ -49,6 +49,7 @@ import { releaseIngestLease, runningGcRuns, waitForGcRuns, writeIngestLease, typ
 import { heartbeatMs, staleAfterMs } from './maintenance/timing.ts';
 import { noteInCatalog } from './catalog/package-catalog.ts';
 import { servedImages, type OmittedManifest } from './served-images.ts';
+import { contentDigestOf } from './content-digest.ts';
 
 export type IngestOutcome =
   | { readonly outcome: 'accepted'; readonly name: string; readonly version: string; readonly unchanged: boolean; readonly contentDigest?: string }
@@ -367,9 +368,9 @@ async function stagePackage(
   const coordinate = encodeCoordinate(metadata);
   const images = uniqueImages(manifest.images);
   checkCoordinateFits(metadata.name, metadata.version, coordinate, images);
+  const contentDigest = contentDigestOf(metadata, manifest);
   const metadataBytes = Buffer.from(JSON.stringify(metadata));
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const contentDigest = sha256(Buffer.concat([Buffer.from(sha256(metadataBytes)), Buffer.from(sha256(manifestBytes))]));
   const resources = [...bundle.resources.keys()].sort();
   const imageBlobs = [...new Set([...[...bundle.imageBlobs.keys()].filter((digest) => !served.replaced.has(digest)), ...served.reduced.keys()])].sort();
   const copyImageBlob = async (digest: string): Promise<void> => {

@@ -22,7 +22,7 @@ export function registerAdminCommands(program: Command, run: CommandRunner): voi
   withServerOptions(program.command('fsck'))
     .description('Check every invariant of the stored state; with --repair, fix what can be fixed (exit 1 while violations remain)')
     .option('--repair', 're-publish, re-derive tags and index, reconcile stuck records, collect leftovers', false)
-    .action((options: { url?: string; json: boolean; repair: boolean }) =>
+    .action((options: { url?: string; token?: string; json: boolean; repair: boolean }) =>
       run(options.json, async (output) => {
         const report = await clientFrom(options).request<FsckReport>('POST', '/v1/admin/fsck', { repair: options.repair });
         const lines = [
@@ -45,7 +45,7 @@ export function registerAdminCommands(program: Command, run: CommandRunner): voi
   ] as const) {
     withServerOptions(program.command(name))
       .description(description)
-      .action((options: { url?: string; json: boolean }) =>
+      .action((options: { url?: string; token?: string; json: boolean }) =>
         run(options.json, async (output) => {
           const report = await clientFrom(options).request<Record<string, number>>('POST', path);
           output.result(`${name}: ${Object.entries(report).map(([key, value]) => `${key} ${value}`).join(', ')}`, report);

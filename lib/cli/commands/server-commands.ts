@@ -6,6 +6,10 @@ import { RegistryError } from '../../domain/errors.ts';
 import type { CommandRunner } from '../command-runner.ts';
 import { createByteProgress } from '../progress.ts';
 import { clientFrom, type RegistryClient } from '../registry-client.ts';
+import { Bundle } from '../../bundle/bundle-reader.ts';
+import { FileByteSource } from '../../bundle/byte-source.ts';
+import { contentDigestOf } from '../../registry/content-digest.ts';
+import { servedImages } from '../../registry/served-images.ts';
 
 interface UploadTicket {
   uploadId: string;
@@ -24,6 +28,7 @@ interface PackageDescription {
   name: string;
   version: string;
   status: string;
+  contentDigest?: string;
   releaseVersion: number | null;
   packagingVersion: string;
   addedAt: string;
@@ -38,7 +43,8 @@ const WATCH_SECONDS = 20;
 
 export function withServerOptions(command: Command): Command {
   return command
-    .option('--url <url>', 'registry URL (default: $DCOS_REGISTRY_URL); the token comes from $DCOS_REGISTRY_TOKEN')
+    .option('--url <url>', 'registry URL (default: $DCOS_REGISTRY_URL)')
+    .option('--token <token>', 'token to call it with (default: $DCOS_REGISTRY_TOKEN; a shell history keeps what is typed, so prefer the variable)')
     .option('--name <service-name>', 'registry service name (accepted for compatibility; --url selects the registry)')
     .option('--json', 'print the result as one JSON document', false);
 }
@@ -86,7 +92,7 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
     .requiredOption('--dcos-file <file>', 'bundle built by `build`')
     .option('--wait', 'also wait until the package is in the repository (status Added)', false)
     .option('--timeout <seconds>', 'how long to wait', '600')
-    .action((options: { dcosFile: string; url?: string; json: boolean; wait: boolean; timeout: string }) =>
+    .action((options: { dcosFile: string; url?: string; token?: string; json: boolean; wait: boolean; timeout: string }) =>
       run(options.json, async (output) => {
         const seconds = timeoutSeconds(options.timeout);
         const client = clientFrom(options);
@@ -95,6 +101,21 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
           size = (await stat(options.dcosFile)).size;
         } catch {
           throw new RegistryError('FileNotFound', `The file [${options.dcosFile}] does not exist`, { path: options.dcosFile });
+        }
+        // Before any byte goes up: the file is a bundle, and its version is not already there.
+        const preflight = await preflightBundle(options.dcosFile);
+        const existing = await client.request<PackageDescription>('GET', packagePath(preflight.name, preflight.version)).catch((error: unknown) => {
+          if (error instanceof RegistryError && error.type === 'VersionNotFound') return undefined;
+          throw error;
+        });
+        if (existing && (existing.status === 'Added' || existing.status === 'Processing' || existing.status === 'Removing')) {
+          if (existing.contentDigest !== preflight.contentDigest) {
+            throw new RegistryError('PackageAlreadyExists', `Package [${preflight.name}] version [${preflight.version}] already exists with different content; remove it first`, { packageName: preflight.name, packageVersion: preflight.version });
+          }
+          if (existing.status === 'Added') {
+            output.result(`Package ${preflight.name} ${preflight.version} is already in the registry with this content: nothing to upload`, { packages: [{ name: preflight.name, version: preflight.version }], unchanged: true });
+            return;
+          }
         }
         const ticket = await client.request<UploadTicket>('POST', '/v1/uploads', { fileName: options.dcosFile.split('/').pop(), size });
         const progress = createByteProgress(output);
@@ -157,7 +178,7 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
     .description('Show the status of a package version in the registry')
     .requiredOption('--package-name <name>', 'package name')
     .requiredOption('--package-version <version>', 'package version')
-    .action((options: { packageName: string; packageVersion: string; url?: string; json: boolean }) =>
+    .action((options: { packageName: string; packageVersion: string; url?: string; token?: string; json: boolean }) =>
       run(options.json, async (output) => {
         const client = clientFrom(options);
         const pkg = await client.request<PackageDescription>('GET', packagePath(options.packageName, options.packageVersion));
@@ -180,7 +201,7 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
     .requiredOption('--package-version <version>', 'package version')
     .option('--no-wait', 'return once the removal is accepted, without waiting for it to finish')
     .option('--timeout <seconds>', 'how long to wait', '300')
-    .action((options: { packageName: string; packageVersion: string; url?: string; json: boolean; wait: boolean; timeout: string }) =>
+    .action((options: { packageName: string; packageVersion: string; url?: string; token?: string; json: boolean; wait: boolean; timeout: string }) =>
       run(options.json, async (output) => {
         const seconds = timeoutSeconds(options.timeout);
         const client = clientFrom(options);
@@ -204,7 +225,7 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
   withServerOptions(program.command('list'))
     .description('List the package versions in the registry')
     .option('--package-name <name>', 'only this package')
-    .action((options: { packageName?: string; url?: string; json: boolean }) =>
+    .action((options: { packageName?: string; url?: string; token?: string; json: boolean }) =>
       run(options.json, async (output) => {
         const client = clientFrom(options);
         // Every page of the catalog, one request each.
@@ -212,8 +233,9 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
         let cursor: string | undefined;
         do {
           const query = new URLSearchParams({ ...(options.packageName ? { name: options.packageName } : {}), ...(cursor ? { cursor } : {}) }).toString();
-          const page = await client.request<{ packages: PackageDescription[]; nextCursor?: string }>('GET', `/v1/packages${query ? `?${query}` : ''}`);
-          packages.push(...page.packages);
+          const page = await client.request<{ packages?: unknown; nextCursor?: string } | undefined>('GET', `/v1/packages${query ? `?${query}` : ''}`);
+          if (!page || !Array.isArray(page.packages)) throw new RegistryError('NotARegistry', 'The server answered /v1/packages with no package list: is this the registry\'s URL?', {});
+          packages.push(...(page.packages as PackageDescription[]));
           cursor = page.nextCursor;
         } while (cursor);
         const rows = packages.map((pkg) => [pkg.name, pkg.version, pkg.status, String(pkg.releaseVersion ?? '-')]);
@@ -223,6 +245,25 @@ export function registerServerCommands(program: Command, run: CommandRunner): vo
         output.result([format(header), ...rows.map(format)].join('\n'), { packages });
       }),
     );
+}
+
+/**
+ * The bundle read locally as the registry will read it (its end records, central directory and
+ * documents; not every file's digest): a file that is not a bundle is named and refused here, not
+ * after the whole upload. Its name, version and content digest, to compare with what is stored.
+ */
+async function preflightBundle(file: string): Promise<{ name: string; version: string; contentDigest: string }> {
+  const source = await FileByteSource.open(file);
+  try {
+    const bundle = await Bundle.open(source);
+    const served = await servedImages(bundle);
+    return { name: bundle.metadata.name, version: bundle.metadata.version, contentDigest: contentDigestOf(bundle.metadata, { ...bundle.manifest, images: served.images }) };
+  } catch (error) {
+    if (error instanceof RegistryError) throw new RegistryError(error.type, `The file [${file}] is not a bundle the registry takes: ${error.message}`, { ...error.data, path: file });
+    throw error;
+  } finally {
+    await source.close();
+  }
 }
 
 function packagePath(name: string, version: string): string {
