@@ -5,6 +5,7 @@
  * calls the executable with the subcommand word first (`dcos-registry registry migrate …`).
  */
 import { Command, CommanderError } from 'commander';
+import { isRegistryError } from '../domain/errors.ts';
 import { PRODUCT_VERSION } from '../version.ts';
 import { createCommandRunner } from './command-runner.ts';
 import { registerBuild } from './commands/build.ts';
@@ -29,6 +30,8 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     return 0;
   }
 
+  // Under --json, a usage error is an envelope on stderr too (commander's own text is held back).
+  const json = args.includes('--json');
   const program = new Command('dcos-registry')
     .description(PLUGIN_SUMMARY)
     .version(PRODUCT_VERSION, '--version', 'print the version')
@@ -37,7 +40,7 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
     .exitOverride()
     .configureOutput({
       writeOut: (text) => streams.stdout.write(text),
-      writeErr: (text) => streams.stderr.write(text),
+      writeErr: (text) => (json ? undefined : streams.stderr.write(text)),
     });
   program.option('--info', 'print a one-line description (DC/OS CLI plugin convention)');
   registerMigrate(program, run);
@@ -55,7 +58,17 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end through here with exit code 0.
+      if (error.exitCode !== 0 && json) {
+        streams.stderr.write(`${JSON.stringify({ type: 'UsageError', message: error.message.replace(/^error: /, ''), data: { code: error.code } })}\n`);
+      }
       return error.exitCode === 0 ? 0 : 1;
+    }
+    // An option's own parser refused its value (--url-rewrite, --registry-mirror, …): actions
+    // report their errors themselves (command-runner.ts), so what reaches here is a usage error.
+    if (error instanceof Error) {
+      const envelope = isRegistryError(error) ? error.toEnvelope() : { type: 'UsageError', message: error.message, data: {} };
+      streams.stderr.write(json ? `${JSON.stringify(envelope)}\n` : `error: ${error.message}\n(run with --help for usage)\n`);
+      return 1;
     }
     throw error;
   }
