@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { readAllBytes } from '../../lib/ports/object-store.ts';
 import { listAllKeys } from '../../lib/registry/json-objects.ts';
 import { startAssetServer, type AssetServer } from '../helpers/asset-server.ts';
+import { httpAdd } from '../helpers/http-add.ts';
 import { runBuiltCli } from '../helpers/cli.ts';
 import { startEmbeddedRegistry } from '../helpers/embedded-registry.ts';
 import type { RegistryUnderTest } from '../helpers/registry-under-test.ts';
@@ -37,7 +38,9 @@ describe('metrics and audit trail', () => {
     assert.equal((await cli(['describe', '--package-name=hello-world', '--package-version=3.2.0-0.57.3'])).code, 0);
     const broken = join(work, 'broken.dcos');
     await writeFile(broken, (await readFile(path)).subarray(0, 5000));
+    // The CLI refuses it before uploading (its preflight); sent straight over HTTP it is ingested and rejected.
     assert.equal((await cli(['add', `--dcos-file=${broken}`])).code, 1);
+    assert.equal((await httpAdd(registry.url, registry.token, await readFile(broken))).status, 'Rejected');
     assert.equal((await cli(['remove', '--package-name=hello-world', '--package-version=3.2.0-0.57.3'])).code, 0);
     await registry.settled();
 
