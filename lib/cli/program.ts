@@ -16,6 +16,7 @@ import { registerServerCommands } from './commands/server-commands.ts';
 import { registerAdminCommands } from './commands/admin-commands.ts';
 import { registerToken } from './commands/token.ts';
 import { registerSigning } from './commands/signing.ts';
+import { COMMAND_EXAMPLES } from './examples.ts';
 import type { CliStreams } from './output.ts';
 
 export const PLUGIN_SUMMARY = 'Build, add, describe and remove packages of a DC/OS Package Registry';
@@ -51,7 +52,14 @@ export async function runCli(argv: readonly string[], streams: CliStreams): Prom
   registerActivate(program, run);
   registerToken(program, run);
   registerSigning(program, run);
-  for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput(program.configureOutput());
+    const example = COMMAND_EXAMPLES[command.name()];
+    if (example) command.addHelpText('after', `\nExample:\n  ${example}`);
+    // Help says which options a command cannot do without.
+    for (const option of command.options) if (option.mandatory && !option.description.endsWith('(required)')) option.description = `${option.description} (required)`;
+    for (const sub of command.commands) for (const option of sub.options) if (option.mandatory && !option.description.endsWith('(required)')) option.description = `${option.description} (required)`;
+  }
 
   try {
     await program.parseAsync(args, { from: 'user' });

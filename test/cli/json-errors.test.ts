@@ -6,17 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runBuiltCli } from '../helpers/cli.ts';
-
-async function commands(prefix: string[] = []): Promise<string[][]> {
-  const help = (await runBuiltCli([...prefix, '--help'])).stdout;
-  const names = [...(help.split('Commands:')[1] ?? '').matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((match) => match[1]!).filter((name) => name !== 'help');
-  const found: string[][] = [];
-  for (const name of names) {
-    const sub = await commands([...prefix, name]);
-    found.push(...(sub.length > 0 ? sub : [[...prefix, name]]));
-  }
-  return found;
-}
+import { cliCommands } from '../helpers/cli-commands.ts';
 
 function envelopeOf(stderr: string): { type: string; message: string; data: unknown } {
   const lines = stderr.trim().split('\n');
@@ -30,7 +20,7 @@ function envelopeOf(stderr: string): { type: string; message: string; data: unkn
 
 describe('--json on every error', () => {
   it('every command, with an unknown option: one envelope on stderr, exit 1', async () => {
-    const all = await commands();
+    const all = await cliCommands();
     assert.ok(all.length >= 15, `found ${all.map((command) => command.join(' ')).join(', ')}`);
     for (const command of all) {
       const run = await runBuiltCli([...command, '--no-such-option', '--json']);
@@ -38,6 +28,15 @@ describe('--json on every error', () => {
       assert.equal(run.stdout, '', command.join(' '));
       assert.equal(envelopeOf(run.stderr).type, 'UsageError', command.join(' '));
     }
+  });
+
+  it('every command\'s --help has an example and marks the options it cannot do without', async () => {
+    for (const command of await cliCommands()) {
+      const help = (await runBuiltCli([...command, '--help'])).stdout;
+      assert.match(help, /\nExample:\n {2}\S/, `${command.join(' ')} --help`);
+      assert.doesNotMatch(help.replace(/\(required\)/g, ''), /required/i, `${command.join(' ')}: "required" outside the marks`);
+    }
+    assert.match((await runBuiltCli(['add', '--help'])).stdout, /--dcos-file <file> +bundle built by `build` \(required\)/);
   });
 
   it('bad option values and unknown commands too, and plain text without --json', async () => {
