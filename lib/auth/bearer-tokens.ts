@@ -6,8 +6,8 @@
  * A token is `v1.<payload>.<mac>` (base64url): the payload names who it was issued to (the read
  * token's fingerprint), the repositories it may pull, and when it expires; the MAC is
  * HMAC-SHA256 under the registry's signing key, checked in constant time. Nothing is stored per
- * token: any instance holding the key verifies it, and it cannot be revoked before it expires
- * (hence minutes, not hours: remove the read token to stop new ones).
+ * token: any instance holding the key verifies it. It holds only while the read token it names
+ * is still configured (registry/pull-tokens.ts), so removing that token stops it.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 

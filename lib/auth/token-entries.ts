@@ -1,7 +1,7 @@
 /**
  * The entries that configure who may call the registry: one per token, in REGISTRY_AUTH_TOKENS
- * (comma- or newline-separated; no whitespace inside an entry), the options' secret, or the AWS secret (the same text, or a JSON
- * array of entries). Each entry is one of:
+ * (comma- or newline-separated; no whitespace inside an entry), the options' secret, or the AWS
+ * secret (the same text, or a JSON array of entries). Each entry is one of:
  *
  * - `<scope>:sha256:<64 hex digits>`: the hash of a token. Preferred: the secret store then holds
  *   no usable credential. `dcos-registry token create` prints such a line.
@@ -89,6 +89,14 @@ export function parseTokenEntries(text: string): TokenEntry[] {
 /** A new random token (256 bits, base64url: no character needs quoting in a header or a URL). */
 export function newToken(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Whether a token can stand in a capability URL (`/c/<token>/repo`) as it is: the characters a
+ * generated token has (base64url), nothing that needs encoding in a path or escaping in JSON.
+ */
+export function isCapabilityToken(token: string): boolean {
+  return /^[A-Za-z0-9._~-]{1,512}$/.test(token);
 }
 
 /** The configuration line that grants `scope` to `token`, hashed. */

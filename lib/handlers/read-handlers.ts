@@ -1,6 +1,7 @@
 /** The public read functions: health, repo (the index Cosmos reads) and resource. */
 import { fromReply, header, json, pathParameter, type HttpEvent } from '../http/api-gateway.ts';
 import { tokenFingerprint } from '../http/auth.ts';
+import { isCapabilityToken } from '../auth/token-entries.ts';
 import { InvalidRequestError } from '../registry/registry-errors.ts';
 import { answerTokenRequest, checkPullToken, dockerChallenge, PullTokenRefused } from '../registry/pull-tokens.ts';
 import { httpHandler } from '../http/middleware.ts';
@@ -34,18 +35,15 @@ export function makeRepoHandler({ context, auth }: HandlerDependencies) {
   );
 }
 
-/** The capability segment as sent (it goes back into the URLs as it came) and its token's fingerprint. */
+/**
+ * The capability segment (it goes back into the URLs of /repo as it came) and its token's
+ * fingerprint. Only a token of the characters a generated one has: nothing in it is encoded, so
+ * the segment is the token.
+ */
 function capabilityOf(event: HttpEvent): { encoded: string; fingerprint: string } {
   const encoded = event.pathParameters?.capability ?? '';
-  // Written back into the JSON of /repo: only the characters a token of ours has (base64url).
-  if (!/^[A-Za-z0-9._~-]{1,512}$/.test(encoded)) throw new InvalidRequestError('A capability URL takes a token of letters, digits and -._~ only (dcos-registry token create makes one)');
-  let token: string;
-  try {
-    token = decodeURIComponent(encoded);
-  } catch {
-    throw new InvalidRequestError('The capability in the URL is not valid percent-encoding');
-  }
-  return { encoded, fingerprint: tokenFingerprint(token) };
+  if (!isCapabilityToken(encoded)) throw new InvalidRequestError('A capability URL takes a token of letters, digits and -._~ only (dcos-registry token create makes one)');
+  return { encoded, fingerprint: tokenFingerprint(encoded) };
 }
 
 export function makeResourceHandler({ context, auth }: HandlerDependencies) {

@@ -58,13 +58,18 @@ export function tokenFingerprint(token: string): string {
   return fingerprintOf(tokenDigest(token));
 }
 
+/** The value of `Authorization: Bearer <value>`, or undefined. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+}
+
 /**
  * The token a request presents: `Bearer <token>`, or `Basic` credentials whose password is the
  * token (any user name: what `docker login`, skopeo `--creds` and a browser send).
  */
 export function presentedToken(authorization: string | undefined): string | undefined {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (bearer) return bearer[1]!;
+  const bearer = bearerToken(authorization);
+  if (bearer !== undefined) return bearer;
   const basic = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(authorization ?? '');
   if (!basic) return undefined;
   const credentials = Buffer.from(basic[1]!, 'base64').toString('utf8');

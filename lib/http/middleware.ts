@@ -9,7 +9,7 @@ import type { Logger } from '../support/logger.ts';
 import { isPullToken } from '../auth/bearer-tokens.ts';
 import { grants, type RequiredScope, type Scope } from '../auth/scopes.ts';
 import { ForbiddenError } from '../registry/registry-errors.ts';
-import { authorize, FORWARDING_HEADERS, type AuthPolicy } from './auth.ts';
+import { authorize, bearerToken, FORWARDING_HEADERS, type AuthPolicy } from './auth.ts';
 import { requiredScopeOf, takesCapability } from './routes.ts';
 import { header, type HttpEvent, type HttpResult } from './api-gateway.ts';
 import { ERROR_MEDIA_TYPE, errorResponse } from './error-envelope.ts';
@@ -91,7 +91,7 @@ export function httpHandler(handler: Handler, options: HttpHandlerOptions) {
         if (options.auth) {
           const required = effectiveScope(request.event.routeKey, options.auth);
           const authorization = takesCapability(request.event.routeKey) ? capabilityCredential(request.event) : header(request.event, 'authorization');
-          const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+          const bearer = bearerToken(authorization);
           if (required !== 'public' && options.pullTokens && bearer !== undefined && isPullToken(bearer)) {
             // A pull token grants read, and only the repositories it names (checked by verify).
             if (!grants('read', required)) throw new ForbiddenError('A pull token only reads images', { required });

@@ -8,8 +8,11 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { isLoopback } from '../http/auth.ts';
 
+/** Who can reach the public URL: it was given, or only this machine (loopback), or the network. */
+export type PublicUrlReach = 'configured' | 'this machine only' | 'the network';
+
 export type PublicUrl =
-  | { readonly ok: true; readonly url: string; readonly reach: 'configured' | 'this machine only' | 'the network' }
+  | { readonly ok: true; readonly url: string; readonly reach: PublicUrlReach }
   | { readonly ok: false; readonly reason: string };
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);
@@ -42,7 +45,7 @@ export function derivePublicUrl(options: {
 }
 
 /** What to tell an operator at start: where it listens, what /repo names, and the command that adds it to DC/OS. */
-export function firstRunLines(listening: string, publicUrl: string, reach: 'configured' | 'this machine only' | 'the network', readProtection: boolean): string[] {
+export function firstRunLines(listening: string, publicUrl: string, reach: PublicUrlReach, readProtection: boolean): string[] {
   const repository = readProtection ? `${publicUrl}/c/<read token>/repo` : `${publicUrl}/repo`;
   const lines = [`DC/OS Package Registry listening on ${listening}; /repo names ${publicUrl}${reach === 'configured' ? ' (REGISTRY_PUBLIC_URL)' : ''}.`];
   if (reach === 'this machine only') {

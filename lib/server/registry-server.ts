@@ -14,7 +14,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
-import { derivePublicUrl } from './public-url.ts';
+import { derivePublicUrl, type PublicUrlReach } from './public-url.ts';
 import { ConfigurationError } from '../config/environment.ts';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { FsObjectStore } from '../adapters/object-store/fs-object-store.ts';
@@ -50,7 +50,7 @@ export interface RunningRegistry {
   readonly url: string;
   /** The base URL /repo names (public-url.ts), and who can reach it. */
   readonly publicUrl: string;
-  readonly publicUrlReach: 'configured' | 'this machine only' | 'the network';
+  readonly publicUrlReach: PublicUrlReach;
   readonly metrics: PrometheusMetrics;
   readonly store: ObjectStore;
   readonly queue: InProcessJobQueue;

@@ -4,6 +4,7 @@
  * its credentials file from a DC/OS secret), TLS, the management tokens from a secret, the VIP that
  * gives `<name>.marathon.l4lb.thisdcos.directory:443`, and a health check on /health.
  */
+import { isCapabilityToken } from '../../auth/token-entries.ts';
 import { RegistryError } from '../../domain/errors.ts';
 import { PackagingError } from '../../domain/errors.ts';
 import type { RegistryOptions } from '../options.ts';
@@ -97,6 +98,6 @@ export function repositoryAddRequest(options: RegistryOptions, readToken?: strin
   if (!readToken) {
     throw new RegistryError('InvalidOption', 'registry.read-protection is on: pass --read-token (or DCOS_REGISTRY_READ_TOKEN), a read token the registry knows, so that Cosmos reads through its capability URL', {});
   }
-  if (!/^[A-Za-z0-9._~-]{1,512}$/.test(readToken)) throw new RegistryError('InvalidOption', 'the read token may hold letters, digits and -._~ only (dcos-registry token create makes one)', {});
+  if (!isCapabilityToken(readToken)) throw new RegistryError('InvalidOption', 'the read token may hold letters, digits and -._~ only (dcos-registry token create makes one)', {});
   return { name: 'Registry', uri: `${options.publicUrl}/c/${readToken}/repo`, index: 0 };
 }
