@@ -42,6 +42,30 @@ export interface PutOptions {
   readonly contentLength?: number;
 }
 
+/**
+ * One piece of an object being composed: its bytes, and where the very same bytes are stored
+ * already, if they are (`offset` into the object at `key` as of version `etag`). The bytes are
+ * what the object will hold; the location only lets a store that can compose take them from
+ * there instead of writing them again, and is ignored when that version is gone.
+ */
+export interface ComposedPart {
+  /** One buffer, or several in order (a run of pieces that lie together, without joining them). */
+  readonly bytes: Uint8Array | readonly Uint8Array[];
+  readonly storedAt?: { readonly key: string; readonly etag: string; readonly offset: number };
+}
+
+/** A part's bytes as a list of buffers. */
+export function partBuffers(part: ComposedPart): readonly Uint8Array[] {
+  return part.bytes instanceof Uint8Array ? [part.bytes] : (part.bytes as readonly Uint8Array[]);
+}
+
+export function partLength(part: ComposedPart): number {
+  if (part.bytes instanceof Uint8Array) return part.bytes.length;
+  let length = 0;
+  for (const bytes of part.bytes as readonly Uint8Array[]) length += bytes.length;
+  return length;
+}
+
 export interface PresignOptions {
   /** Seconds the URL stays valid. */
   readonly expiresIn: number;
@@ -82,6 +106,14 @@ export interface ObjectStore {
   /** Throws ObjectNotFoundError when absent. */
   get(key: string, options?: { range?: ByteRange }): Promise<StoredObject>;
   put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options?: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Writes the object whose bytes are `parts` joined, exactly as `put` would (same options,
+   * conditions and atomicity), taking the parts that are stored already from where they are. The
+   * object is independent of its sources afterwards: they may be replaced or deleted. What it
+   * costs grows with the parts that are not stored, not with the object (on a directory, hard
+   * links and extents). Optional: without it, a caller puts the bytes (composeObject).
+   */
+  compose?(key: string, parts: readonly ComposedPart[], options?: PutOptions): Promise<{ etag: string }>;
   /** Idempotent: deleting a missing key succeeds. */
   delete(key: string): Promise<void>;
   /** Objects whose key starts with `prefix`, in key order. */
@@ -103,6 +135,22 @@ export interface ObjectStore {
    * whose writes leave nothing behind needs none.
    */
   sweepAbandonedWrites?(olderThanMs: number): Promise<{ removed: number; bytes: number }>;
+}
+
+/** Writes `parts` as one object: composed where the store can, else put, every byte streamed (`chunks` may join them). */
+export function composeObject(
+  store: ObjectStore,
+  key: string,
+  parts: readonly ComposedPart[],
+  options: PutOptions = {},
+  chunks: (bytes: readonly Uint8Array[]) => AsyncIterable<Uint8Array> = fromArray,
+): Promise<{ etag: string }> {
+  if (store.compose) return store.compose(key, parts, options);
+  return store.put(key, chunks(parts.flatMap(partBuffers)), options);
+}
+
+async function* fromArray(bytes: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* bytes;
 }
 
 export class ObjectStoreError extends Error {

@@ -8,13 +8,17 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
+  composeObject,
   InvalidKeyError,
+  partBuffers,
   ObjectNotFoundError,
   ObjectStoreError,
   PreconditionFailedError,
   readAllBytes,
+  type ComposedPart,
   type ObjectStore,
 } from '../../lib/ports/object-store.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 import type { FaultSpec } from '../helpers/local-aws/local-s3.ts';
 
 export interface StoreFactory {
@@ -50,6 +54,14 @@ export interface ConformanceOptions {
 const HOUR_MS = 60 * 60 * 1000;
 
 const text = (value: string): Buffer => Buffer.from(value, 'utf8');
+
+/** `length` bytes, the same for the same seed: content a test can tell apart from other content. */
+function randomBytesOf(seed: number, length: number): Buffer {
+  const random = seededRandom(seed);
+  const bytes = Buffer.allocUnsafe(length);
+  for (let index = 0; index < length; index++) bytes[index] = Math.floor(random() * 256);
+  return bytes;
+}
 
 async function* chunked(bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
@@ -142,6 +154,99 @@ export function describeObjectStore(adapter: string, makeStore: StoreFactory, op
       const second = await store.put('k', text('two'));
       assert.notEqual(first.etag, second.etag);
       assert.equal((await store.head('k'))?.etag, second.etag);
+    });
+
+    // Composition goes through composeObject, as the registry writes: a store with compose()
+    // composes, one without is handed the bytes. The contract is the same for both.
+    it('composes an object of written bytes and stored ranges: their concatenation, independent of its sources afterwards', async () => {
+      const store = await makeStore();
+      const first = randomBytesOf(1, 300_000);
+      const second = randomBytesOf(2, 200_000);
+      const a = await store.put('compose/a', first);
+      const b = await store.put('compose/b', second);
+      const parts: ComposedPart[] = [
+        { bytes: first.subarray(1000, 90_000), storedAt: { key: 'compose/a', etag: a.etag, offset: 1000 } },
+        { bytes: text('written in between') },
+        // Several buffers as one part, the way a run of index entries is handed over.
+        { bytes: [second.subarray(500, 700), second.subarray(700, 701), second.subarray(701)], storedAt: { key: 'compose/b', etag: b.etag, offset: 500 } },
+        { bytes: first.subarray(0, 10), storedAt: { key: 'compose/a', etag: a.etag, offset: 0 } },
+        { bytes: new Uint8Array(0) },
+        { bytes: first.subarray(90_000, 300_000), storedAt: { key: 'compose/a', etag: a.etag, offset: 90_000 } },
+      ];
+      const expected = Buffer.concat(parts.flatMap(partBuffers));
+      const composed = await composeObject(store, 'compose/c', parts, { contentType: 'application/x-test', contentEncoding: 'gzip', metadata: { Generation: '7' } });
+      const object = await store.get('compose/c');
+      assert.equal(object.etag, composed.etag);
+      assert.equal(object.size, expected.length);
+      assert.equal(object.contentType, 'application/x-test');
+      assert.equal(object.contentEncoding, 'gzip');
+      assert.deepEqual(object.metadata, { generation: '7' });
+      assert.ok((await readAllBytes(object.body)).equals(expected));
+      // Ranges across the parts' seams.
+      for (const [start, end] of [[88_990, 89_030], [89_000, 89_000 + 18 + 5], [0, expected.length - 1], [expected.length - 3, expected.length - 1]] as const) {
+        const ranged = await readAllBytes((await store.get('compose/c', { range: { start, end } })).body);
+        assert.ok(ranged.equals(expected.subarray(start, end + 1)), `range ${start}-${end}`);
+      }
+      await store.put('compose/a', text('replaced'));
+      await store.delete('compose/b');
+      assert.ok((await readAllBytes((await store.get('compose/c')).body)).equals(expected), 'the sources changed, the composed object did not');
+      assert.deepEqual((await store.list('compose/')).objects.map((info) => info.key), ['compose/a', 'compose/c']);
+    });
+
+    it('takes the bytes given where the stored location names a version that is gone', async () => {
+      const store = await makeStore();
+      const old = randomBytesOf(3, 50_000);
+      const { etag } = await store.put('stale/source', old);
+      await store.put('stale/source', randomBytesOf(4, 50_000));
+      await composeObject(store, 'stale/target', [{ bytes: old.subarray(100, 40_000), storedAt: { key: 'stale/source', etag, offset: 100 } }]);
+      assert.ok((await readAllBytes((await store.get('stale/target')).body)).equals(old.subarray(100, 40_000)));
+      await composeObject(store, 'stale/missing', [{ bytes: text('kept'), storedAt: { key: 'stale/never-written', etag: '"x"', offset: 0 } }]);
+      assert.equal((await readAllBytes((await store.get('stale/missing')).body)).toString(), 'kept');
+    });
+
+    it('composes over its own source under If-Match, and a stale condition fails changing nothing', async () => {
+      const store = await makeStore();
+      const start = randomBytesOf(5, 100_000);
+      const { etag } = await store.put('self', start);
+      const next = Buffer.concat([start.subarray(0, 50_000), text('inserted'), start.subarray(50_000)]);
+      const parts = (source: string): ComposedPart[] => [
+        { bytes: start.subarray(0, 50_000), storedAt: { key: 'self', etag: source, offset: 0 } },
+        { bytes: text('inserted') },
+        { bytes: start.subarray(50_000), storedAt: { key: 'self', etag: source, offset: 50_000 } },
+      ];
+      const composed = await composeObject(store, 'self', parts(etag), { ifMatch: etag });
+      assert.ok((await readAllBytes((await store.get('self')).body)).equals(next));
+      await assert.rejects(composeObject(store, 'self', parts(etag), { ifMatch: etag }), PreconditionFailedError);
+      await assert.rejects(composeObject(store, 'self', [{ bytes: text('other') }], { ifNoneMatch: '*' }), PreconditionFailedError);
+      const after = await store.get('self');
+      assert.equal(after.etag, composed.etag);
+      assert.ok((await readAllBytes(after.body)).equals(next), 'a failed condition changed nothing');
+      await assert.rejects(composeObject(store, 'fresh', [{ bytes: text('x') }], { ifMatch: '"nothing"' }), PreconditionFailedError);
+      assert.equal(await store.head('fresh'), undefined);
+    });
+
+    it('keeps a chain of 120 compositions, each inserting into the last, byte for byte', async () => {
+      const store = await makeStore();
+      const random = seededRandom(9);
+      let model: Buffer = randomBytesOf(6, 20_000);
+      let { etag } = await store.put('chain', model);
+      for (let round = 0; round < 120; round++) {
+        // Cut the current bytes at a few points; keep the pieces from storage, insert new ones, drop some.
+        const cuts = [0, ...Array.from({ length: 3 }, () => Math.floor(random() * model.length)).sort((x, y) => x - y), model.length];
+        const parts: ComposedPart[] = [];
+        for (let index = 0; index + 1 < cuts.length; index++) {
+          const [from, to] = [cuts[index]!, cuts[index + 1]!];
+          if (random() < 0.15) continue;
+          parts.push({ bytes: model.subarray(from, to), storedAt: { key: 'chain', etag, offset: from } });
+          if (random() < 0.5) parts.push({ bytes: randomBytesOf(1000 + round * 10 + index, 1 + Math.floor(random() * 3000)) });
+        }
+        const next = Buffer.concat(parts.flatMap(partBuffers));
+        etag = (await composeObject(store, 'chain', parts, { ifMatch: etag })).etag;
+        model = next;
+        if (round % 20 === 19) assert.ok((await readAllBytes((await store.get('chain')).body)).equals(model), `round ${round}`);
+      }
+      assert.ok((await readAllBytes((await store.get('chain')).body)).equals(model));
+      assert.equal((await store.head('chain'))?.size, model.length);
     });
 
     it('creates with If-None-Match: * only when absent, leaving the existing object untouched', async () => {

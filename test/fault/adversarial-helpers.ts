@@ -6,7 +6,7 @@ import { readFragment } from '../../lib/registry/publisher.ts';
 import type { PackageRecord } from '../../lib/registry/records.ts';
 import { readPublishedIndex } from '../../lib/registry/repository-index.ts';
 import { encodeCoordinate } from '../../lib/universe/coordinate.ts';
-import type { ListPage, ObjectInfo, ObjectStore, PresignOptions, PutOptions, StoredObject, ByteRange } from '../../lib/ports/object-store.ts';
+import { composeObject, type ComposedPart, type ListPage, type ObjectInfo, type ObjectStore, type PresignOptions, type PutOptions, type StoredObject, type ByteRange } from '../../lib/ports/object-store.ts';
 import assert from 'node:assert/strict';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -84,6 +84,10 @@ export class Stepper implements ObjectStore {
   async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options?: PutOptions): Promise<{ etag: string }> {
     await this.step(`put ${key}`);
     return this.inner.put(key, body, options);
+  }
+  async compose(key: string, parts: readonly ComposedPart[], options?: PutOptions): Promise<{ etag: string }> {
+    await this.step(`put ${key}`);
+    return composeObject(this.inner, key, parts, options);
   }
   async delete(key: string): Promise<void> {
     await this.step(`delete ${key}`);

@@ -28,6 +28,8 @@ export interface FolderNames {
   /** Object suffix (`.obj`) and suffix of a write in progress (`.tmp`): see collectPage. */
   readonly objectSuffix: string;
   readonly temporarySuffix: string;
+  /** Folders at the root that are the store's own, not keys (listed by no walk). */
+  readonly hiddenRootNames?: ReadonlySet<string>;
 }
 
 interface CachedFolder {
@@ -77,7 +79,7 @@ export class FolderKeys {
   }
 
   private async read(directory: string, directoryKey: string): Promise<string[] | undefined> {
-    const { objectSuffix, temporarySuffix } = this.names;
+    const { objectSuffix, temporarySuffix, hiddenRootNames: hidden } = this.names;
     // Names first: a folder of ten thousand package folders read with file types built as many
     // Dirent objects in one turn (24 ms, and their garbage). Types are read only for a folder
     // holding a name an object or a write in progress could have: `app.obj` and `1.0.tmp` are
@@ -103,11 +105,13 @@ export class FolderKeys {
         throw error;
       }
       for (const entry of entries) {
-        if (entry.isDirectory()) keys.push(`${base}${entry.name}/`);
+        if (entry.isDirectory()) {
+          if (!(base === '' && hidden?.has(entry.name))) keys.push(`${base}${entry.name}/`);
+        }
         else if (entry.name.endsWith(objectSuffix)) keys.push(`${base}${entry.name.slice(0, -objectSuffix.length)}`);
       }
     } else {
-      for (const name of names) keys.push(`${base}${name}/`);
+      for (const name of names) if (!(base === '' && hidden?.has(name))) keys.push(`${base}${name}/`);
     }
     return keys.sort();
   }

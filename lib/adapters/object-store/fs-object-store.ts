@@ -13,21 +13,27 @@
  *
  * What an interrupted write leaves (a process killed mid-put) is invisible to readers: its
  * temporary file `<key>.obj.<random>.tmp` beside the object, and possibly its lock in `.locks/`.
- * sweepAbandonedWrites removes them.
+ * sweepAbandonedWrites removes them, and the folders of composed versions no object names
+ * (fs-composed.ts). `.locks` and `.composed` are the store's own: no key starts with them.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FolderKeys } from './fs-folder-keys.ts';
+import { composedBody, composeInto, COMPOSED_FOLDER, startVersionFolder, SUPERSEDED_GRACE_MS, sweepComposedVersions, type ResolvedSource } from './fs-composed.ts';
+import { ADAPTER, BatchedWriter, readObjectFile, trailerBytes, writeFully, type ObjectFile, type ObjectHeader } from './fs-object-file.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   assertValidKey,
   assertValidPrefix,
+  invalidKeyReason,
+  InvalidKeyError,
   ObjectNotFoundError,
   ObjectStoreError,
   PreconditionFailedError,
   type ByteRange,
+  type ComposedPart,
   type ListPage,
   type ObjectInfo,
   type ObjectStore,
@@ -36,12 +42,13 @@ import {
   type StoredObject,
 } from '../../ports/object-store.ts';
 
-const ADAPTER = 'fs';
 const SUFFIX = '.obj';
-const MAGIC = Buffer.from('DCOSOBJ1');
-const TRAILER_FIXED = 4 + MAGIC.length;
 const LOCK_STALE_MS = 30_000;
 const LOCKS = '.locks';
+/** Folders of the store's own at its root, never keys. */
+const RESERVED_ROOT_NAMES: ReadonlySet<string> = new Set([LOCKS, COMPOSED_FOLDER]);
+/** A composition sweeps versions no object names at most this often (a sweep reads each folder's owner). */
+const COMPOSED_SWEEP_INTERVAL_MS = 60_000;
 const TEMPORARY_SUFFIX = '.tmp';
 // `<key>.obj.<12 hex digits>.tmp`: what put writes before renaming it over `<key>.obj`.
 const TEMPORARY_NAME = /\.obj\.[0-9a-f]{12}\.tmp$/;
@@ -52,20 +59,16 @@ const LOCK_NAME = /^[0-9a-f]{64}$/;
 const CREATE_ATTEMPTS = 10;
 const DEFAULT_LIST_LIMIT = 1000;
 
-interface Header {
-  readonly etag: string;
-  readonly contentType?: string;
-  readonly contentEncoding?: string;
-  readonly metadata: Record<string, string>;
-}
-
 /** Turns a key and options into a URL served by whoever hosts this store (the embedded server). */
 export type FsPresigner = (method: 'GET' | 'PUT', key: string, options: PresignOptions) => string;
 
 export class FsObjectStore implements ObjectStore {
   readonly name = ADAPTER;
   private readonly inProcessLocks = new Map<string, Promise<void>>();
-  private readonly folderKeys = new FolderKeys({ objectSuffix: SUFFIX, temporarySuffix: TEMPORARY_SUFFIX });
+  private readonly folderKeys = new FolderKeys({ objectSuffix: SUFFIX, temporarySuffix: TEMPORARY_SUFFIX, hiddenRootNames: RESERVED_ROOT_NAMES });
+  /** Composed versions this process is writing: not to be swept. */
+  private readonly composing = new Set<string>();
+  private lastComposedSweep = 0;
 
   constructor(
     readonly root: string,
@@ -73,33 +76,31 @@ export class FsObjectStore implements ObjectStore {
   ) {}
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    assertValidKey(ADAPTER, key);
-    const handle = await this.openObject(key);
-    if (!handle) return undefined;
-    try {
-      const { info } = await readTrailer(handle, key);
-      return info;
-    } finally {
-      await handle.close();
-    }
+    this.assertKey(key);
+    return (await this.readFile(key))?.info;
   }
 
   async get(key: string, options: { range?: ByteRange } = {}): Promise<StoredObject> {
-    assertValidKey(ADAPTER, key);
+    this.assertKey(key);
     const handle = await this.openObject(key);
     if (!handle) throw new ObjectNotFoundError(ADAPTER, key);
-    let info: ObjectInfo;
+    let file: ObjectFile;
     try {
-      info = (await readTrailer(handle, key)).info;
+      file = await readObjectFile(handle, key);
     } catch (error) {
       await handle.close();
       throw error;
     }
+    const { info } = file;
     const start = options.range?.start ?? 0;
     const end = Math.min(options.range?.end ?? info.size - 1, info.size - 1);
     if (info.size === 0 || end < start) {
       await handle.close();
       return { ...info, body: emptyBody() };
+    }
+    if (file.header.composed) {
+      await handle.close();
+      return { ...info, body: composedBody(this.root, file.header.composed, start, end) };
     }
     // The stream owns the handle from here and closes it when done.
     const body = createReadStream('', { fd: handle, start, end, highWaterMark: 1 << 20, autoClose: true });
@@ -107,7 +108,49 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ etag: string }> {
-    assertValidKey(ADAPTER, key);
+    this.assertKey(key);
+    return this.writeObject(key, options, async (writer) => {
+      const chunks = body instanceof Uint8Array ? [body] : body;
+      for await (const chunk of chunks) await writer.write(chunk);
+      return undefined;
+    });
+  }
+
+  /**
+   * Composes on this directory (fs-composed.ts): the parts stored in this store are hard-linked
+   * where they lie, when the version they name is still there; the others are written.
+   */
+  async compose(key: string, parts: readonly ComposedPart[], options: PutOptions = {}): Promise<{ etag: string }> {
+    this.assertKey(key);
+    const version = randomBytes(12).toString('hex');
+    this.composing.add(version);
+    let folder: string | undefined;
+    try {
+      folder = await startVersionFolder(this.root, version, key);
+      const sources = new Map<string, ResolvedSource | undefined>();
+      for (const part of parts) {
+        const storedAt = part.storedAt;
+        if (!storedAt) continue;
+        const id = `${storedAt.key}\n${storedAt.etag}`;
+        if (!sources.has(id)) sources.set(id, await this.resolveSource(storedAt.key, storedAt.etag));
+      }
+      const layout = await composeInto(folder, version, parts, (storedAt) => sources.get(`${storedAt.key}\n${storedAt.etag}`));
+      const result = await this.writeObject(key, options, async () => layout);
+      folder = undefined;
+      return result;
+    } finally {
+      // Left for a sweep if it cannot go now: the error that matters is the composition's.
+      if (folder) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      this.composing.delete(version);
+      await this.sweepComposedNow();
+    }
+  }
+
+  /**
+   * Writes an object file (content through `fill`, or none for a composed one whose layout `fill`
+   * returns) to a temporary name and renames it into place under the options' condition.
+   */
+  private async writeObject(key: string, options: PutOptions, fill: (writer: BatchedWriter) => Promise<ObjectHeader['composed']>): Promise<{ etag: string }> {
     const path = this.pathOf(key);
     const temporary = `${path}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`;
     const handle = await createExclusively(temporary);
@@ -115,20 +158,17 @@ export class FsObjectStore implements ObjectStore {
     let etag: string;
     try {
       const writer = new BatchedWriter(handle);
-      const chunks = body instanceof Uint8Array ? [body] : body;
-      for await (const chunk of chunks) await writer.write(chunk);
+      const composed = await fill(writer);
       const position = await writer.finish();
       etag = `"${randomBytes(16).toString('hex')}"`;
-      const header: Header = {
+      const header: ObjectHeader = {
         etag,
         ...(options.contentType ? { contentType: options.contentType } : {}),
         ...(options.contentEncoding ? { contentEncoding: options.contentEncoding } : {}),
         metadata: lowerCaseKeys(options.metadata ?? {}),
+        ...(composed ? { composed } : {}),
       };
-      const headerBytes = Buffer.from(JSON.stringify(header));
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(headerBytes.length);
-      await writeFully(handle, Buffer.concat([headerBytes, length, MAGIC]), position);
+      await writeFully(handle, trailerBytes(header), position);
       await handle.sync();
     } catch (error) {
       await handle.close();
@@ -156,7 +196,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    assertValidKey(ADAPTER, key);
+    this.assertKey(key);
     const path = this.pathOf(key);
     await rm(path, { force: true });
     await this.pruneEmptyDirectories(dirname(path));
@@ -180,7 +220,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async presign(method: 'GET' | 'PUT', key: string, options: PresignOptions): Promise<string | undefined> {
-    assertValidKey(ADAPTER, key);
+    this.assertKey(key);
     return this.presigner?.(method, key, options);
   }
 
@@ -192,6 +232,9 @@ export class FsObjectStore implements ObjectStore {
   async sweepAbandonedWrites(olderThanMs: number): Promise<{ removed: number; bytes: number }> {
     const swept = { removed: 0, bytes: 0 };
     await this.sweepTemporaryFiles(this.root, Date.now() - olderThanMs, swept);
+    const composed = await this.sweepComposed(olderThanMs);
+    swept.removed += composed.removed;
+    swept.bytes += composed.bytes;
     // A lock counts as abandoned only once it is as old as a waiting writer would break it at,
     // whatever the caller asks: a younger lock may be held, and removing a held lock would let two
     // conditional writes of one key both succeed.
@@ -216,7 +259,7 @@ export class FsObjectStore implements ObjectStore {
     for (const entry of await readdirIfPresent(directory)) {
       const path = join(directory, entry.name);
       if (entry.isDirectory()) {
-        if (directory !== this.root || entry.name !== LOCKS) await this.sweepTemporaryFiles(path, cutoff, swept);
+        if (directory !== this.root || !RESERVED_ROOT_NAMES.has(entry.name)) await this.sweepTemporaryFiles(path, cutoff, swept);
       } else if (entry.isFile() && TEMPORARY_NAME.test(entry.name)) {
         try {
           const { mtimeMs, size } = await stat(path);
@@ -235,6 +278,58 @@ export class FsObjectStore implements ObjectStore {
     }
     // As a delete does: the directory may have held nothing else.
     if (removedHere) await this.pruneEmptyDirectories(directory);
+  }
+
+  private sweepComposed(olderThanMs: number): Promise<{ removed: number; bytes: number }> {
+    return sweepComposedVersions(this.root, olderThanMs, async (key) => (await this.readFile(key).catch(() => undefined))?.header.composed?.version, this.composing);
+  }
+
+  /** After a composition, now and then: the folders of versions replaced a grace period ago. */
+  private async sweepComposedNow(): Promise<void> {
+    if (Date.now() - this.lastComposedSweep < COMPOSED_SWEEP_INTERVAL_MS) return;
+    this.lastComposedSweep = Date.now();
+    try {
+      await this.sweepComposed(SUPERSEDED_GRACE_MS);
+    } catch {
+      // Housekeeping: what it could not remove now, a later sweep will (the composition stands).
+    }
+  }
+
+  /** The object at `key` as a source of a composition, if it is still the version `etag`. */
+  private async resolveSource(key: string, etag: string): Promise<ResolvedSource | undefined> {
+    if (this.reservedKey(key) || invalidKeyReason(key)) return undefined;
+    const handle = await this.openObject(key);
+    if (!handle) return undefined;
+    try {
+      const file = await readObjectFile(handle, key);
+      if (file.info.etag !== etag) return undefined;
+      if (file.header.composed) return { kind: 'composed', root: this.root, layout: file.header.composed };
+      return { kind: 'file', path: this.pathOf(key), ino: (await handle.stat()).ino, fileSize: file.fileSize, contentSize: file.info.size };
+    } catch {
+      // Damaged or unreadable: its bytes are written instead.
+      return undefined;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async readFile(key: string): Promise<ObjectFile | undefined> {
+    const handle = await this.openObject(key);
+    if (!handle) return undefined;
+    try {
+      return await readObjectFile(handle, key);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private reservedKey(key: string): boolean {
+    return RESERVED_ROOT_NAMES.has(key.split('/', 1)[0]!);
+  }
+
+  private assertKey(key: string): void {
+    assertValidKey(ADAPTER, key);
+    if (this.reservedKey(key)) throw new InvalidKeyError(ADAPTER, key, `its first segment is kept by the store (${[...RESERVED_ROOT_NAMES].join(', ')})`);
   }
 
   private pathOf(key: string): string {
@@ -384,89 +479,6 @@ async function acquireDirectoryLock(lock: string): Promise<void> {
       }
       await sleep(Math.min(2 + attempt, 25));
     }
-  }
-}
-
-async function readTrailer(handle: FileHandle, key: string): Promise<{ info: ObjectInfo }> {
-  const { size: fileSize, mtime } = await handle.stat();
-  if (fileSize < TRAILER_FIXED) throw new ObjectStoreError(ADAPTER, `object ${key} is damaged (no trailer)`);
-  const fixed = Buffer.alloc(TRAILER_FIXED);
-  await handle.read(fixed, 0, TRAILER_FIXED, fileSize - TRAILER_FIXED);
-  if (!fixed.subarray(4).equals(MAGIC)) throw new ObjectStoreError(ADAPTER, `object ${key} is damaged (bad trailer)`);
-  const headerLength = fixed.readUInt32LE(0);
-  const contentSize = fileSize - TRAILER_FIXED - headerLength;
-  if (contentSize < 0) throw new ObjectStoreError(ADAPTER, `object ${key} is damaged (header overruns)`);
-  const headerBytes = Buffer.alloc(headerLength);
-  await handle.read(headerBytes, 0, headerLength, contentSize);
-  const header = JSON.parse(headerBytes.toString('utf8')) as Header;
-  return {
-    info: {
-      key,
-      size: contentSize,
-      etag: header.etag,
-      ...(header.contentType ? { contentType: header.contentType } : {}),
-      ...(header.contentEncoding ? { contentEncoding: header.contentEncoding } : {}),
-      metadata: header.metadata,
-      lastModified: mtime,
-    },
-  };
-}
-
-/** Writes of at least this much (but the last): an awaited write per 64 KiB HTTP chunk ran at a sixth of the disk's speed. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
-/**
- * A file written front to back in large writes: small chunks are copied into one buffer (reused
- * for the whole file, so a put of many small pieces, an index of ten thousand entries, makes no
- * garbage) and written when it fills; a large chunk is written as it is, before the next is asked
- * for. Either way a chunk is done with when the body is asked for the next one, so a body may
- * hand out one buffer again, refilled (test/fault/review11-batched-put.test.ts); copying the small
- * ones costs a memcpy, well under the write's own.
- */
-class BatchedWriter {
-  private batch: Buffer | undefined;
-  private batched = 0;
-  private position = 0;
-
-  constructor(private readonly handle: FileHandle) {}
-
-  async write(chunk: Uint8Array): Promise<void> {
-    if (chunk.length >= WRITE_BATCH_BYTES) {
-      await this.flush();
-      await writeFully(this.handle, chunk, this.position);
-      this.position += chunk.length;
-      return;
-    }
-    let offset = 0;
-    while (offset < chunk.length) {
-      this.batch ??= Buffer.allocUnsafe(WRITE_BATCH_BYTES);
-      const taken = Math.min(chunk.length - offset, WRITE_BATCH_BYTES - this.batched);
-      this.batch.set(chunk.subarray(offset, offset + taken), this.batched);
-      this.batched += taken;
-      offset += taken;
-      if (this.batched === WRITE_BATCH_BYTES) await this.flush();
-    }
-  }
-
-  /** Writes what is batched; returns the file's length. */
-  async finish(): Promise<number> {
-    await this.flush();
-    return this.position;
-  }
-
-  private async flush(): Promise<void> {
-    if (this.batched === 0) return;
-    await writeFully(this.handle, this.batch!.subarray(0, this.batched), this.position);
-    this.position += this.batched;
-    this.batched = 0;
-  }
-}
-
-async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    const result = await handle.write(data, written, data.length - written, position + written);
-    written += result.bytesWritten;
   }
 }
 

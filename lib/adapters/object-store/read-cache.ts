@@ -73,6 +73,14 @@ export function withReadCache(inner: ObjectStore, options: { readonly cacheable:
       forget(args[0]);
       return inner.put(...args);
     },
+    ...(inner.compose
+      ? {
+          compose: async (...args: Parameters<NonNullable<ObjectStore['compose']>>) => {
+            forget(args[0]);
+            return inner.compose!(...args);
+          },
+        }
+      : {}),
     delete: async (key: string) => {
       forget(key);
       return inner.delete(key);

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { RegistryError } from '../../domain/errors.ts';
-import { ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ObjectStore } from '../../ports/object-store.ts';
+import { bufferView, composeObject, ObjectNotFoundError, PreconditionFailedError, readAllBytes, type ComposedPart, type ObjectStore, type PutOptions } from '../../ports/object-store.ts';
 import { REPO_MEDIA_TYPE_PREFIX, type RepositoryDocument, type RepoVersion } from '../index-document.ts';
 import { readJson } from '../json-objects.ts';
 import { INDEX_KEY, indexTableKey, indexViewKey, mediaObjectKey } from '../layout.ts';
@@ -32,6 +32,7 @@ export { INDEX_METADATA, readPublishedDocument } from './published-index.ts';
 import { parseGzipHeader } from './gzip-segments.ts';
 import { compareRows, decodeTable, MAX_DCOS_THRESHOLDS, serialiseTable, type IndexRow, type StoredTable } from './index-table.ts';
 import { buildRepositoryObject, COMMA, parseDescription, slicesOf, viewTail, type BuiltObject, type EntryPiece, type ViewClass } from './repository-object.ts';
+import { composedParts, sourceOf, type PieceSource } from './stored-pieces.ts';
 
 export interface IndexHosts {
   readonly publicBaseUrl: string;
@@ -53,6 +54,8 @@ export interface CurrentIndex {
   readonly release: () => void;
   /** Keeps that memory out of the pool for good: the pieces outlive this read (see lastCommitted). */
   readonly retain: () => void;
+  /** Where the pieces lie in the stored v5 object (undefined: an object of an older layout). */
+  readonly source?: PieceSource;
 }
 
 /**
@@ -65,7 +68,7 @@ export interface CurrentIndex {
  * commit; the slices keep the buffer they were read into alive, holes of removed entries included
  * (at most the one read plus the pieces published since).
  */
-const lastCommitted = new WeakMap<ObjectStore, { readonly etag: string; readonly generation: number; readonly pieces: readonly EntryPiece[] }>();
+const lastCommitted = new WeakMap<ObjectStore, { readonly etag: string; readonly generation: number; readonly pieces: readonly EntryPiece[]; readonly source: PieceSource }>();
 const nothingToRelease = (): void => undefined;
 
 /**
@@ -120,7 +123,7 @@ export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex
   if (committed) {
     const info = await store.head(INDEX_KEY);
     if (info?.etag === committed.etag) {
-      return { etag: info.etag, generation: committed.generation, pieces: committed.pieces, metadata: info.metadata, release: nothingToRelease, retain: nothingToRelease };
+      return { etag: info.etag, generation: committed.generation, pieces: committed.pieces, metadata: info.metadata, release: nothingToRelease, retain: nothingToRelease, source: committed.source };
     }
     lastCommitted.delete(store);
   }
@@ -139,6 +142,7 @@ export async function readCurrentIndex(store: ObjectStore): Promise<CurrentIndex
     if (pieces) {
       let retained = false;
       return {
+        source: { key: INDEX_KEY, etag: object.etag, dataOffset: parseGzipHeader(bytes)!.dataOffset, pieces },
         etag: object.etag,
         generation: description.generation,
         pieces,
@@ -287,7 +291,7 @@ async function commitOnce(
   const built = objects[0]!;
   let committed;
   try {
-    committed = await store.put(INDEX_KEY, inChunks(built.parts), {
+    committed = await writeRepositoryObject(store, INDEX_KEY, built, current?.source, {
       ...putOptions('v5', objectMetadata(hosts, built), built.size),
       ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
     });
@@ -297,8 +301,9 @@ async function commitOnce(
   }
   // Entries kept from the current index are slices of the memory it was read into.
   current?.retain();
-  lastCommitted.set(store, { etag: committed.etag, generation, pieces });
-  await deriveMediaObjects(store, hosts, objects.slice(1));
+  const source = sourceOf(built, INDEX_KEY, committed.etag);
+  lastCommitted.set(store, { etag: committed.etag, generation, pieces, source });
+  await deriveMediaObjects(store, hosts, objects.slice(1), source);
   return { entries: pieces.length, bytes: built.size, published: true };
 }
 
@@ -357,8 +362,17 @@ export async function viewsMissing(store: ObjectStore, limit: number): Promise<b
   return false;
 }
 
-/** The v4 and v3 objects of a committed generation, each written only over an older one. */
-async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, objects: readonly BuiltObject[]): Promise<void> {
+/**
+ * Writes a repository object, taking the entries `source` holds from there where the store can
+ * compose (stored-pieces.ts); every byte is handed to it either way.
+ */
+function writeRepositoryObject(store: ObjectStore, key: string, built: BuiltObject, source: PieceSource | undefined, options: PutOptions): Promise<{ etag: string }> {
+  const parts: readonly ComposedPart[] = composedParts(built, source);
+  return composeObject(store, key, parts, options, (bytes) => inChunks(bytes.map(bufferView)));
+}
+
+/** The v4 and v3 objects of a committed generation, each written only over an older one, from the v5 object's pieces. */
+async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, objects: readonly BuiltObject[], source: PieceSource | undefined): Promise<void> {
   for (const built of objects) {
     const { media, generation } = built.description;
     const key = mediaObjectKey(media);
@@ -366,7 +380,7 @@ async function deriveMediaObjects(store: ObjectStore, hosts: IndexHosts, objects
       const stored = await store.head(key);
       if (stored && Number(stored.metadata[INDEX_METADATA.generation] ?? 0) >= generation) break;
       try {
-        await store.put(key, inChunks(built.parts), {
+        await writeRepositoryObject(store, key, built, source, {
           ...putOptions(media, objectMetadata(hosts, built), built.size),
           ...(stored ? { ifMatch: stored.etag } : { ifNoneMatch: '*' as const }),
         });
@@ -415,7 +429,7 @@ export async function ensureMediaObjectsCurrent(store: ObjectStore, hosts: Index
     const objects: BuiltObject[] = [];
     for (const media of missingViews ? (['v5', 'v4', 'v3'] as const) : behind) objects.push(await buildRepositoryObject(current.pieces, media, current.generation, table));
     if (hosts.materializeViewsAbove !== undefined) await materializeViews(store, objects, table, hosts.materializeViewsAbove);
-    await deriveMediaObjects(store, written, objects.filter((built) => behind.includes(built.description.media)));
+    await deriveMediaObjects(store, written, objects.filter((built) => behind.includes(built.description.media)), current.source);
   } finally {
     current.release();
   }

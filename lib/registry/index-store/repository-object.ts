@@ -87,6 +87,10 @@ export interface BuiltObject {
   readonly size: number;
   readonly entries: number;
   readonly description: ObjectDescription;
+  /** The entries it holds, in its order. */
+  readonly carried: readonly EntryPiece[];
+  /** Bytes of its gzip header: where its deflate data (`OPEN`, then the entries) starts. */
+  readonly headerLength: number;
 }
 
 const classIdOf = (row: IndexRow): string => row.minDcos ?? 'floor';
@@ -140,7 +144,7 @@ export async function buildRepositoryObject(pieces: readonly EntryPiece[], media
     if (parts === undefined) throw new Error(`view ${view.id} is not one of this object's`);
     return [gzipHeader(), ...data.slice(0, parts), viewTail(view)];
   };
-  return { parts, viewParts, size: parts.reduce((sum, part) => sum + part.length, 0), entries: carried.length, description };
+  return { parts, viewParts, size: parts.reduce((sum, part) => sum + part.length, 0), entries: carried.length, description, carried, headerLength: header.length };
 }
 
 /** The view a client of `dcosVersion` (x.y; undefined: it did not say) gets: the last is all entries. */

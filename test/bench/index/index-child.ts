@@ -75,6 +75,7 @@ delay.enable();
 // BENCH_INDEX_PROFILE=<file>: a CPU profile of the measured operation alone (not the warm-up).
 const profile = process.env.BENCH_INDEX_PROFILE ? await startProfile() : undefined;
 const cpuBefore = process.cpuUsage();
+const faultsBefore = process.resourceUsage().minorPageFault;
 const started = process.hrtime.bigint();
 await work();
 await profile?.(process.env.BENCH_INDEX_PROFILE!);
@@ -82,5 +83,5 @@ const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
 const cpu = process.cpuUsage(cpuBefore);
 delay.disable();
 process.stderr.write(
-  `@@bench ${JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024, maxEventLoopBlockMs: delay.max / 1e6 })}\n`,
+  `@@bench ${JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024, maxEventLoopBlockMs: delay.max / 1e6, minorFaults: process.resourceUsage().minorPageFault - faultsBefore })}\n`,
 );

@@ -2,7 +2,7 @@
  * An ObjectStore decorator for fault injection: pause, fail, delay or cut a chosen call, so a test
  * can drive one interleaving of two writers (or a crash at one line) through the real code.
  */
-import { ObjectStoreError, type ListPage, type ObjectInfo, type ObjectStore, type PresignOptions, type PutOptions, type StoredObject, type ByteRange } from '../../../lib/ports/object-store.ts';
+import { composeObject, ObjectStoreError, type ComposedPart, type ListPage, type ObjectInfo, type ObjectStore, type PresignOptions, type PutOptions, type StoredObject, type ByteRange } from '../../../lib/ports/object-store.ts';
 
 export type Operation = 'head' | 'get' | 'put' | 'delete' | 'list';
 
@@ -111,6 +111,12 @@ export class FaultyStore implements ObjectStore {
   async put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options?: PutOptions): Promise<{ etag: string }> {
     await this.apply('put', key);
     return this.inner.put(key, body, options);
+  }
+
+  /** A composition is a write: the rules of `put` apply to it. */
+  async compose(key: string, parts: readonly ComposedPart[], options?: PutOptions): Promise<{ etag: string }> {
+    await this.apply('put', key);
+    return composeObject(this.inner, key, parts, options);
   }
 
   async delete(key: string): Promise<void> {
