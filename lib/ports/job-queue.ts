@@ -7,8 +7,12 @@ export type RegistryJob =
   | { readonly kind: 'remove'; readonly name: string; readonly version: string }
   | { readonly kind: 'reindex' }
   | { readonly kind: 'collect-garbage' }
-  /** Drives every record stuck in a transient state to a final one (maintenance/reconciler.ts). */
-  | { readonly kind: 'reconcile' };
+  /**
+   * Drives every record stuck in a transient state to a final one (maintenance/reconciler.ts);
+   * `scope: 'transient'` looks at those the catalog shows so, and at every record only once the
+   * last such pass is an hour old.
+   */
+  | { readonly kind: 'reconcile'; readonly scope?: 'transient' };
 
 export interface JobQueue {
   readonly name: string;

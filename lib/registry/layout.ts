@@ -78,6 +78,8 @@ export const CATALOG_KEY = 'docker/catalog.json';
 export const omittedManifestKey = (hex: string): string => `docker/omitted/sha256/${hex}.json`;
 /** The package catalog `list` pages through (catalog/package-catalog.ts). */
 export const PACKAGE_CATALOG_KEY = 'catalog/packages.json';
+/** When the reconciler last read every record (maintenance/reconciler.ts). */
+export const FULL_RECONCILE_KEY = 'catalog/reconciled-all.json';
 /** The key that signs pull tokens (lib/auth/bearer-tokens.ts): made on first use, shared by every instance. */
 export const TOKEN_SIGNING_KEY = 'keys/pull-token-signing.key';
 export const TAG_OWNERS_PREFIX = 'refs/tags/';

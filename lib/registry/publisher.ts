@@ -80,7 +80,7 @@ async function runJob(context: RegistryContext, job: RegistryJob): Promise<void>
       await collectGarbage(context);
       return;
     case 'reconcile':
-      await reconcile(context);
+      await reconcile(context, job.scope ? { scope: job.scope } : {});
       return;
   }
 }

@@ -242,9 +242,10 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
   collector.unref();
   // The queue lives in this process: whatever a previous process left in a transient state is
   // found by the reconciler, at start-up and then on a timer (records are the truth, not the queue).
-  const reconcileNow = (): void => void queue.send({ kind: 'reconcile' }, { deduplicationId: `reconcile-${Date.now()}` });
+  // Every record at start-up; then what the catalog shows in a transient state, and every record hourly.
+  const reconcileNow = (scope?: 'transient'): void => void queue.send({ kind: 'reconcile', ...(scope ? { scope } : {}) }, { deduplicationId: `reconcile-${Date.now()}` });
   reconcileNow();
-  const reconciler = setInterval(reconcileNow, config.reconcileIntervalSeconds * 1000);
+  const reconciler = setInterval(() => reconcileNow('transient'), config.reconcileIntervalSeconds * 1000);
   reconciler.unref();
 
   const drop = new DropFolder(join(config.dataDir, 'drop'), store, (key) => ingest?.trigger(key), log, config.dropScanSeconds * 1000);

@@ -181,6 +181,17 @@ export async function syncCatalog(
   return { matches: written, written };
 }
 
+/**
+ * The package versions the catalog shows in a transient state (Processing, Removing): what a
+ * reconciler pass between full ones looks at, one read instead of one per record. Undefined when
+ * there is no catalog (then only reading every record tells).
+ */
+export async function transientInCatalog(store: ObjectStore): Promise<readonly { readonly name: string; readonly version: string }[] | undefined> {
+  const catalog = await readCatalog(store);
+  if (catalog.etag === undefined) return undefined;
+  return catalog.rows.filter((row) => row.status === 'Processing' || row.status === 'Removing');
+}
+
 /** Whether the stored catalog differs from what these records make it (fsck). */
 export async function catalogDifferences(store: ObjectStore, records: readonly PackageRecord[]): Promise<{ missing: boolean; rows: number }> {
   const catalog = await readCatalog(store);
