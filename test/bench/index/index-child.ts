@@ -76,6 +76,7 @@ delay.enable();
 const profile = process.env.BENCH_INDEX_PROFILE ? await startProfile() : undefined;
 const cpuBefore = process.cpuUsage();
 const faultsBefore = process.resourceUsage().minorPageFault;
+const writtenBefore = bytesWritten();
 const started = process.hrtime.bigint();
 await work();
 await profile?.(process.env.BENCH_INDEX_PROFILE!);
@@ -83,5 +84,14 @@ const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
 const cpu = process.cpuUsage(cpuBefore);
 delay.disable();
 process.stderr.write(
-  `@@bench ${JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024, maxEventLoopBlockMs: delay.max / 1e6, minorFaults: process.resourceUsage().minorPageFault - faultsBefore })}\n`,
+  `@@bench ${JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024, maxEventLoopBlockMs: delay.max / 1e6, minorFaults: process.resourceUsage().minorPageFault - faultsBefore, writtenMiB: (bytesWritten() - writtenBefore) / 1024 / 1024 })}\n`,
 );
+
+/** Bytes this process has written to files so far (Linux: /proc/self/io `wchar`), or NaN elsewhere. */
+function bytesWritten(): number {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -49,6 +49,8 @@ interface Measured {
   systemMs: number;
   maxRssMiB: number;
   maxEventLoopBlockMs: number;
+  /** Bytes written to files (Linux), in MiB. */
+  writtenMiB?: number;
 }
 
 const median = (values: number[]): number => {
@@ -339,7 +341,7 @@ async function main(): Promise<void> {
         reindexes.push(await runChild([objects, 'reindex', PUBLIC_URL]));
       }
       const summary = (label: string, runs: Measured[]): string =>
-        `  ${label} (median of ${runs.length}): wall ${median(runs.map((run) => run.wallMs)).toFixed(0)} ms, CPU ${median(runs.map((run) => run.cpuMs)).toFixed(0)} ms (user ${median(runs.map((run) => run.userMs)).toFixed(0)}, system ${median(runs.map((run) => run.systemMs)).toFixed(0)}), peak RSS ${Math.max(...runs.map((run) => run.maxRssMiB)).toFixed(0)} MiB, longest event-loop block ${Math.max(...runs.map((run) => run.maxEventLoopBlockMs)).toFixed(0)} ms`;
+        `  ${label} (median of ${runs.length}): wall ${median(runs.map((run) => run.wallMs)).toFixed(0)} ms, CPU ${median(runs.map((run) => run.cpuMs)).toFixed(0)} ms (user ${median(runs.map((run) => run.userMs)).toFixed(0)}, system ${median(runs.map((run) => run.systemMs)).toFixed(0)}), peak RSS ${Math.max(...runs.map((run) => run.maxRssMiB)).toFixed(0)} MiB, longest event-loop block ${Math.max(...runs.map((run) => run.maxEventLoopBlockMs)).toFixed(0)} ms, written ${median(runs.map((run) => run.writtenMiB ?? Number.NaN)).toFixed(2)} MiB`;
       process.stderr.write(`${summary('publish, warm process', publishes)}\n${summary('publish, fresh process', coldPublishes)}\n${summary('reindex', reindexes)}\n`);
       process.stderr.write(`  reindex / publish CPU (warm): ${(median(reindexes.map((run) => run.cpuMs)) / median(publishes.map((run) => run.cpuMs))).toFixed(0)}×\n`);
       await serveAndLoad(directory, work);
