@@ -4,6 +4,7 @@
  * file beside the target, renamed into place only when the archive is complete, so a failed or
  * interrupted build never leaves a `.dcos` behind.
  */
+import { removeIfInterrupted } from '../support/interrupt-cleanup.ts';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { sha256Hex, SIGNATURE_ENTRY, signBundle } from '../signing/bundle-signature.ts';
 import { link, rename, rm } from 'node:fs/promises';
@@ -38,6 +39,7 @@ export class BundleWriter {
     private readonly partialPath: string,
     readonly targetPath: string,
     private readonly overwrite: boolean,
+    private readonly kept: () => void = removeIfInterrupted(partialPath),
   ) {}
 
   static async create(targetPath: string, options: { overwrite: boolean }): Promise<BundleWriter> {
@@ -95,6 +97,7 @@ export class BundleWriter {
     await this.zip.finish();
     if (this.overwrite) {
       await rename(this.partialPath, this.targetPath);
+      this.kept();
       return;
     }
     try {
@@ -102,17 +105,20 @@ export class BundleWriter {
       await link(this.partialPath, this.targetPath);
     } catch (error) {
       await rm(this.partialPath, { force: true });
+      this.kept();
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new PackagingError('OutputExists', `Output file [${this.targetPath}] already exists (use --force to replace it)`, { path: this.targetPath });
       }
       throw error;
     }
     await rm(this.partialPath, { force: true });
+    this.kept();
   }
 
   async abort(): Promise<void> {
     await this.zip.abort();
     await rm(this.partialPath, { force: true });
+    this.kept();
   }
 }
 

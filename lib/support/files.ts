@@ -1,4 +1,5 @@
 /** File helpers with errors a person can act on: the path is always named. */
+import { removeIfInterrupted } from './interrupt-cleanup.ts';
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -53,6 +54,7 @@ export async function ensureDirectory(path: string): Promise<void> {
  */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, options: { overwrite: boolean }): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.partial-${randomBytes(6).toString('hex')}`);
+  const written = removeIfInterrupted(temporary);
   await writeFile(temporary, content, { flag: 'wx' });
   try {
     if (options.overwrite) {
@@ -67,6 +69,7 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     throw error;
   } finally {
     await rm(temporary, { force: true });
+    written();
   }
 }
 

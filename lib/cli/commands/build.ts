@@ -72,34 +72,25 @@ export function registerBuild(program: Command, run: CommandRunner): void {
           throw new PackagingError('InvalidOption', `--sign-key: cannot read ${options.signKey}: ${error.message}`, {});
         })) : undefined;
         const credentials = await loadDockerCredentials(options.dockerConfig ?? defaultDockerConfigPath(), options.dockerConfig !== undefined);
-        const interrupt = new AbortController();
-        const onSignal = (): void => interrupt.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
-          const outcome = await buildBundle({
-            buildDefinitionFile: options.buildDefinitionFile,
-            outputDirectory: options.outputDirectory,
-            overwrite: options.force,
-            rewrites: options.urlRewrite,
-            download: { retries },
-            images: {
-              mirrors: new Map(options.registryMirror),
-              insecure: new Set(options.insecureRegistry),
-              credentials,
-              platforms,
-              localSources: new Map(options.imageSource),
-            },
-            reporter: buildReporter(output),
-            strictImages: options.strictImages,
-            signal: interrupt.signal,
-            ...(signingKey ? { signingKey } : {}),
-          });
-          output.result(`Created DC/OS Universe Package ${outcome.path}`, { name: outcome.path });
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+        // Ctrl-C and SIGTERM end the process at once, removing the partial bundle (cli/interrupt.ts).
+        const outcome = await buildBundle({
+          buildDefinitionFile: options.buildDefinitionFile,
+          outputDirectory: options.outputDirectory,
+          overwrite: options.force,
+          rewrites: options.urlRewrite,
+          download: { retries },
+          images: {
+            mirrors: new Map(options.registryMirror),
+            insecure: new Set(options.insecureRegistry),
+            credentials,
+            platforms,
+            localSources: new Map(options.imageSource),
+          },
+          reporter: buildReporter(output),
+          strictImages: options.strictImages,
+          ...(signingKey ? { signingKey } : {}),
+        });
+        output.result(`Created DC/OS Universe Package ${outcome.path}`, { name: outcome.path });
       }),
     );
 }
