@@ -102,7 +102,9 @@ describe('an interrupted build', () => {
     const { args, out } = await buildArgs();
     const command = [process.execPath, CLI_PATH, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
     // -e: script exits with the command's status. Its stdin is typed into the terminal.
-    const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    // As a user's terminal: CI (set by CI runners) turns the progress bar off, so it is unset here.
+    const { CI: _ci, ...environment } = process.env;
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...environment, TERM: 'xterm' } });
     let seen = '';
     child.stdout!.setEncoding('utf8').on('data', (text: string) => (seen += text));
     const { exit, deadline } = exited(child);
