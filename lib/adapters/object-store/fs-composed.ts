@@ -265,11 +265,10 @@ async function linkFiles(folder: string, planned: readonly Planned[], files: Rea
     const target = join(folder, name);
     try {
       await link(file.from, target);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      // Gone (its version was collected, its key removed): its bytes are written instead.
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw error;
+    } catch {
+      // Gone (its version was collected, its key removed), too many links (EMLINK), or a volume
+      // without hard links (EPERM, ENOTSUP, EXDEV): its bytes are written instead.
+      continue;
     }
     if (file.ino !== undefined && (await stat(target)).ino !== file.ino) {
       // The key was written again between reading it and linking its path: not the bytes meant.

@@ -139,8 +139,11 @@ export class FsObjectStore implements ObjectStore {
       folder = undefined;
       return result;
     } finally {
-      // Left for a sweep if it cannot go now: the error that matters is the composition's.
-      if (folder) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      // Left for a sweep if it cannot go now: the error that matters is the composition's. Never
+      // the folder of a version the key names (a failure after the rename).
+      if (folder && (await this.readFile(key).catch(() => undefined))?.header.composed?.version !== version) {
+        await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      }
       this.composing.delete(version);
       await this.sweepComposedNow();
     }
