@@ -10,7 +10,8 @@ import { FsObjectStore } from '../../lib/adapters/object-store/fs-object-store.t
 import type { ComposedPart } from '../../lib/ports/object-store.ts';
 import { seededRandom } from '../helpers/seeded-random.ts';
 
-function bytesOf(seed: number, length: number): Buffer {
+/** `length` bytes, the same for the same seed. */
+export function bytesOf(seed: number, length: number): Buffer {
   const random = seededRandom(seed);
   const bytes = Buffer.allocUnsafe(length);
   for (let index = 0; index < length; index++) bytes[index] = Math.floor(random() * 256);

@@ -16,14 +16,7 @@ import { readObjectFile } from '../../lib/adapters/object-store/fs-object-file.t
 import { composeObject, InvalidKeyError, PreconditionFailedError, readAllBytes, type ComposedPart } from '../../lib/ports/object-store.ts';
 import { seededRandom } from '../helpers/seeded-random.ts';
 import { temporaryDirectory } from '../helpers/temp-dir.ts';
-import { chainVersion } from './fs-composed-chain.ts';
-
-function bytesOf(seed: number, length: number): Buffer {
-  const random = seededRandom(seed);
-  const bytes = Buffer.allocUnsafe(length);
-  for (let index = 0; index < length; index++) bytes[index] = Math.floor(random() * 256);
-  return bytes;
-}
+import { bytesOf, chainVersion } from './fs-composed-chain.ts';
 
 async function headerOf(root: string, key: string) {
   const handle = await open(`${join(root, ...key.split('/'))}.obj`, 'r');

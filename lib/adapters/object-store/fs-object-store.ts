@@ -141,7 +141,7 @@ export class FsObjectStore implements ObjectStore {
     } finally {
       // Left for a sweep if it cannot go now: the error that matters is the composition's. Never
       // the folder of a version the key names (a failure after the rename).
-      if (folder && (await this.readFile(key).catch(() => undefined))?.header.composed?.version !== version) {
+      if (folder && (await this.composedVersionAt(key)) !== version) {
         await rm(folder, { recursive: true, force: true }).catch(() => undefined);
       }
       this.composing.delete(version);
@@ -284,7 +284,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private sweepComposed(olderThanMs: number): Promise<{ removed: number; bytes: number }> {
-    return sweepComposedVersions(this.root, olderThanMs, async (key) => (await this.readFile(key).catch(() => undefined))?.header.composed?.version, this.composing);
+    return sweepComposedVersions(this.root, olderThanMs, (key) => this.composedVersionAt(key), this.composing);
   }
 
   /** After a composition, now and then: the folders of versions replaced a grace period ago. */
@@ -314,6 +314,11 @@ export class FsObjectStore implements ObjectStore {
     } finally {
       await handle.close();
     }
+  }
+
+  /** The composed version the object at `key` names, if it is one (an unreadable object names none). */
+  private async composedVersionAt(key: string): Promise<string | undefined> {
+    return (await this.readFile(key).catch(() => undefined))?.header.composed?.version;
   }
 
   private async readFile(key: string): Promise<ObjectFile | undefined> {
