@@ -66,6 +66,28 @@ export function partLength(part: ComposedPart): number {
   return length;
 }
 
+/** A chunk of a body written in segments (putSegments): segments are numbered in order, and a chunk's bytes are done with once the next is asked for. */
+export interface SegmentChunk {
+  readonly bytes: Uint8Array;
+  readonly segment: number;
+  /** Whether its segment is worth keeping by itself: a large member a copyRange will ask for whole. */
+  readonly apart: boolean;
+}
+
+/** Where the bytes of a copyRange lie: a version of a stored object, and a range of it. */
+export interface RangeSource {
+  readonly key: string;
+  readonly etag: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface RangeChecksums {
+  /** Hex. */
+  readonly sha256: string;
+  readonly crc32: number;
+}
+
 export interface PresignOptions {
   /** Seconds the URL stays valid. */
   readonly expiresIn: number;
@@ -114,6 +136,29 @@ export interface ObjectStore {
    * links and extents). Optional: without it, a caller puts the bytes (composeObject).
    */
   compose?(key: string, parts: readonly ComposedPart[], options?: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Writes the object as `put` would, from a body whose chunks say which segment they belong to:
+   * a segment marked `apart` may be kept by itself, so that a later copyRange of exactly its
+   * bytes costs no copy (on a directory, its own file, then hard-linked). Optional: without it, a
+   * caller puts the bytes (putInSegments).
+   */
+  putSegments?(key: string, body: AsyncIterable<SegmentChunk>, options?: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Makes `key` hold the `length` bytes at `offset` of the object at `source.key`, as of version
+   * `source.etag`, without them passing through the caller (on a directory, hard links to where
+   * they lie, or a copy inside the store), under the options' conditions like `put`. The new
+   * object is independent of its source afterwards. Returns undefined, having written nothing,
+   * when that version of the source is gone or the range is outside it. Optional: without it, a
+   * caller puts the bytes it read.
+   */
+  copyRange?(key: string, source: RangeSource, options?: PutOptions): Promise<{ etag: string } | undefined>;
+  /**
+   * The SHA-256 and CRC-32 of a range of a stored version, when the store computed them as it
+   * wrote those very bytes (a segment putSegments kept apart), without reading them; undefined
+   * when it has none for exactly that range. What it answers must be true of the bytes a get of
+   * that range returns. Optional.
+   */
+  checksumsOfRange?(source: RangeSource): Promise<RangeChecksums | undefined>;
   /** Idempotent: deleting a missing key succeeds. */
   delete(key: string): Promise<void>;
   /** Objects whose key starts with `prefix`, in key order. */
@@ -135,6 +180,44 @@ export interface ObjectStore {
    * whose writes leave nothing behind needs none.
    */
   sweepAbandonedWrites?(olderThanMs: number): Promise<{ removed: number; bytes: number }>;
+}
+
+/** Writes a segmented body: in segments where the store keeps them, else as one put of the same bytes. */
+export function putInSegments(store: ObjectStore, key: string, body: AsyncIterable<SegmentChunk>, options: PutOptions = {}): Promise<{ etag: string }> {
+  if (store.putSegments) return store.putSegments(key, body, options);
+  return store.put(key, bytesOfSegments(body), options);
+}
+
+async function* bytesOfSegments(body: AsyncIterable<SegmentChunk>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) yield chunk.bytes;
+}
+
+/**
+ * Copies a range of a stored version to `key`: inside the store where it can (copyRange), else
+ * through the caller (a ranged get of that version, then a put). Undefined, writing nothing, when
+ * the version is gone or the range is outside it.
+ */
+export async function copyStoredRange(store: ObjectStore, key: string, source: RangeSource, options: PutOptions = {}): Promise<{ etag: string } | undefined> {
+  if (store.copyRange) return store.copyRange(key, source, options);
+  const info = await store.head(source.key);
+  if (!info || info.etag !== source.etag || source.offset < 0 || source.length < 0 || source.offset + source.length > info.size) return undefined;
+  if (source.length === 0) return store.put(key, new Uint8Array(0), options);
+  let object: StoredObject;
+  try {
+    object = await store.get(source.key, { range: { start: source.offset, end: source.offset + source.length - 1 } });
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+  if (object.etag !== source.etag) {
+    await drain(object.body);
+    return undefined;
+  }
+  return store.put(key, object.body, { ...options, contentLength: source.length });
+}
+
+async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const chunk of body) void chunk;
 }
 
 /** Writes `parts` as one object: composed where the store can, else put, every byte streamed (`chunks` may join them). */

@@ -23,7 +23,9 @@ import { Bundle } from '../bundle/bundle-reader.ts';
 import { checkBundleSignature } from '../signing/bundle-signature.ts';
 import { InvalidBundleError } from '../bundle/bundle-errors.ts';
 import { isRegistryError, RegistryError, type ErrorEnvelope } from '../domain/errors.ts';
-import { invalidKeyReason, ObjectStoreError, PreconditionFailedError } from '../ports/object-store.ts';
+import { copyStoredRange, invalidKeyReason, ObjectStoreError, PreconditionFailedError, type RangeSource } from '../ports/object-store.ts';
+import { METHOD_STORED } from '../bundle/zip/zip-format.ts';
+import { MIN_APART_BYTES } from '../bundle/zip/stored-member-segments.ts';
 import { encodeCoordinate } from '../universe/coordinate.ts';
 import type { RegistryContext } from './context.ts';
 import { readJson, updateJson, writeJsonIf } from './json-objects.ts';
@@ -122,7 +124,7 @@ export async function ingestBundle(context: RegistryContext, bundleKey: string):
       // too (one more read of the bundle): otherwise it is found as it is copied.
       if (context.settings.trustedKeys) await candidate.verifyContents();
       bundle = candidate;
-      const outcome = await stagePackage(context, bundle, uploadId, attemptId, heartbeat, staged, signedBy);
+      const outcome = await stagePackage(context, bundle, { key: bundleKey, etag: info.etag }, uploadId, attemptId, heartbeat, staged, signedBy);
       await finishUpload(context, uploadId, attemptId, {
         status: 'Accepted',
         packages: [{ name: outcome.name, version: outcome.version }],
@@ -355,6 +357,7 @@ function checkCoordinateFits(name: string, version: string, coordinate: string, 
 async function stagePackage(
   context: RegistryContext,
   bundle: Bundle,
+  bundleAt: StoredBundle,
   uploadId: string,
   attemptId: string,
   heartbeat: Heartbeat,
@@ -376,7 +379,7 @@ async function stagePackage(
   const copyImageBlob = async (digest: string): Promise<void> => {
     const made = served.reduced.get(digest);
     if (made) await putMadeBlob(context, digest, made.bytes, made.mediaType);
-    else await copyContent(context, bundle, 'image-blob', digest, alive);
+    else await copyContent(context, bundle, bundleAt, 'image-blob', digest, alive);
   };
   const accepted = (unchanged: boolean) => ({ outcome: 'accepted' as const, name: metadata.name, version: metadata.version, unchanged, contentDigest });
 
@@ -412,7 +415,7 @@ async function stagePackage(
   };
   alive();
   for (const digest of resources) {
-    await copyContent(context, bundle, 'resource', digest, alive);
+    await copyContent(context, bundle, bundleAt, 'resource', digest, alive);
     counted.filesDone++;
     alive();
   }
@@ -444,7 +447,7 @@ async function stagePackage(
     if (round >= 10) throw new ObjectStoreError(context.store.name, 'the lease of this ingest kept lapsing: the store is too slow');
     await waitForGcRuns(context, collections, staleAfterMs(context.settings));
     await writeDocuments();
-    for (const digest of resources) if (!(await context.store.head(resourceKey(digest)))) await copyContent(context, bundle, 'resource', digest, alive);
+    for (const digest of resources) if (!(await context.store.head(resourceKey(digest)))) await copyContent(context, bundle, bundleAt, 'resource', digest, alive);
     for (const digest of imageBlobs) if (!(await context.store.head(imageBlobKey(digest)))) await copyImageBlob(digest);
     collections = [];
     mustCheck = false;
@@ -502,12 +505,25 @@ function uniqueImages(images: readonly ManifestImage[]): PublishedImage[] {
   return [...byName.values()];
 }
 
+/** Where the bundle being ingested is stored: the version every read of it is held to. */
+interface StoredBundle {
+  readonly key: string;
+  readonly etag: string;
+}
+
 /**
  * Copies one resource or image blob to its content address, checking its sha256 (and, through
  * the reader, its CRC-32) as it streams. Content already stored is still read and checked, so a
  * damaged bundle is refused whatever the store holds.
+ *
+ * A large stored member, on a store that copies ranges itself, is checked first and then copied
+ * inside the store from the very version checked (on a directory, a hard link to the segment the
+ * upload wrote: each byte is written once). It is checked from the SHA-256 and CRC-32 the store
+ * computed as it wrote the segment, when it did (one pass over the bytes, as they arrived), else
+ * by reading it. Elsewhere it is written as it is read, the check ending the stream before the
+ * store commits.
  */
-async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'resource' | 'image-blob', digest: string, alive: (bytes?: number) => void): Promise<void> {
+async function copyContent(context: RegistryContext, bundle: Bundle, bundleAt: StoredBundle, kind: 'resource' | 'image-blob', digest: string, alive: (bytes?: number) => void): Promise<void> {
   const key = kind === 'resource' ? resourceKey(digest) : imageBlobKey(digest);
   const content = (kind === 'resource' ? bundle.resources : bundle.imageBlobs).get(digest)!;
   const entryName = content.entry.name;
@@ -528,21 +544,51 @@ async function copyContent(context: RegistryContext, bundle: Bundle, kind: 'reso
       });
     }
   }
+  const { entry } = content;
+  const source = { key: bundleAt.key, etag: bundleAt.etag, offset: entry.dataOffset, length: entry.size };
+  const inStore = entry.method === METHOD_STORED && entry.size >= MIN_APART_BYTES;
+  /** Checks the member without writing it: from the checksums the store took as it wrote those bytes, else by reading them. */
+  const verify = async (): Promise<void> => {
+    const known = inStore ? await context.store.checksumsOfRange?.(source) : undefined;
+    if (known && known.sha256 === digest && known.crc32 >>> 0 === entry.crc32 >>> 0) {
+      alive(entry.size);
+      return;
+    }
+    // Unknown, or not what the bundle says: read, and the reader says what is wrong.
+    for await (const chunk of checked()) void chunk;
+  };
   const present = await context.store.head(key);
   if (present && present.size === content.size) {
-    for await (const chunk of checked()) void chunk;
+    await verify();
     return;
   }
   const contentType =
     kind === 'resource'
       ? bundle.manifest.resources.find((resource) => resource.sha256 === digest)!.contentType
       : (bundle.manifestTypes.get(digest) ?? 'application/octet-stream');
+  if (context.store.copyRange && inStore) {
+    await verify();
+    const copied = await createContent(context, key, { copyOf: source }, { contentType });
+    // The bundle's version went away since it was read (another attempt finished with it): read
+    // it again, as any other member, which fails as a storage error and is retried.
+    if (copied) return;
+  }
   await createContent(context, key, checked(), { contentType, contentLength: content.size });
 }
 
-/** Stores content at its address unless it is there: another ingest may write the same bytes at once. */
-async function createContent(context: RegistryContext, key: string, body: Uint8Array | AsyncIterable<Uint8Array>, options: { contentType: string; contentLength?: number }): Promise<void> {
+/**
+ * Stores content at its address unless it is there: another ingest may write the same bytes at
+ * once. The content is bytes, or a range of the stored bundle copied inside the store; false when
+ * that range's version is gone (nothing written).
+ */
+async function createContent(
+  context: RegistryContext,
+  key: string,
+  body: Uint8Array | AsyncIterable<Uint8Array> | { readonly copyOf: RangeSource },
+  options: { contentType: string; contentLength?: number },
+): Promise<boolean> {
   try {
+    if ('copyOf' in body) return (await copyStoredRange(context.store, key, body.copyOf, { ...options, ifNoneMatch: '*' })) !== undefined;
     await context.store.put(key, body, { ...options, ifNoneMatch: '*' });
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
@@ -550,6 +596,7 @@ async function createContent(context: RegistryContext, key: string, body: Uint8A
     // by itself.
     if (!(await context.store.head(key))) throw new ObjectStoreError(context.store.name, `create-only write of ${key} was refused, yet nothing is stored there`);
   }
+  return true;
 }
 
 /**

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { DROP_PREFIX } from '../registry/layout.ts';
 import type { Logger } from '../support/logger.ts';
+import { putBundle } from '../registry/bundle-storage.ts';
 
 export function dropKeyFor(fileName: string): string {
   const safe = fileName.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[.-]+/, '');
@@ -52,7 +53,7 @@ export class DropFolder {
         }
         this.sizes.delete(name);
         const key = dropKeyFor(name);
-        await this.store.put(key, createReadStream(path, { highWaterMark: 1 << 20 }), { contentType: 'application/zip', contentLength: size });
+        await putBundle(this.store, key, createReadStream(path, { highWaterMark: 1 << 20 }), { contentType: 'application/zip', contentLength: size });
         await rm(path, { force: true });
         this.log.info('dropped bundle taken', { file: name, key });
         this.ingest(key);

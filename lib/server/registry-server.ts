@@ -29,6 +29,7 @@ import { PreconditionFailedError, type ObjectStore } from '../ports/object-store
 import { ERROR_MEDIA_TYPE } from '../http/error-envelope.ts';
 import { DEFAULT_SETTINGS, type RegistryContext } from '../registry/context.ts';
 import { INDEX_KEY, mediaObjectKey, UPLOADS_PREFIX } from '../registry/layout.ts';
+import { putBundle } from '../registry/bundle-storage.ts';
 import { withReadCache } from '../adapters/object-store/read-cache.ts';
 
 /** Memory for the index objects /repo serves (three objects; 10,000 versions are about 180 MiB). */
@@ -198,10 +199,12 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
       if (early) return refusal(early instanceof BodyTooLargeError ? 413 : 400, early instanceof BodyTooLargeError ? 'PayloadTooLarge' : 'IncompleteBody', `Refused: ${early.message}`);
       let etag: string;
       try {
-        ({ etag } = await store.put(allowed.key, boundedBody(request as AsyncIterable<Buffer>, bound), {
+        const body = boundedBody(request as AsyncIterable<Buffer>, bound);
+        const putOptions = {
           ...(request.headers['content-type'] ? { contentType: request.headers['content-type'] } : {}),
           ...(allowed.once ? { ifNoneMatch: '*' as const } : {}),
-        }));
+        };
+        ({ etag } = isUploadedBundle(allowed.key) ? await putBundle(store, allowed.key, body, putOptions) : await store.put(allowed.key, body, putOptions));
       } catch (error) {
         if (error instanceof BodyTooLargeError) return refusal(413, 'PayloadTooLarge', `Refused: ${error.message}`);
         if (error instanceof BodyTooShortError) return refusal(400, 'IncompleteBody', `Refused: ${error.message}`);
@@ -211,7 +214,7 @@ export async function startRegistryServer(config: ServerConfig, options: StartOp
       response.writeHead(200, { etag });
       response.end();
       // Storage here emits no events: this is where an upload "lands" (as S3 would notify).
-      if (allowed.key.startsWith(UPLOADS_PREFIX) && allowed.key.endsWith('.dcos')) ingest?.trigger(allowed.key);
+      if (isUploadedBundle(allowed.key)) ingest?.trigger(allowed.key);
       return;
     }
     await streamStoredObject(store, allowed.key, allowed.responseContentType, request, response);
@@ -317,3 +320,7 @@ async function presignSecret(dataDir: string): Promise<Buffer> {
   }
 }
 
+/** A bundle uploaded through an upload URL: stored in segments, and ingested once it lands. */
+function isUploadedBundle(key: string): boolean {
+  return key.startsWith(UPLOADS_PREFIX) && key.endsWith('.dcos');
+}

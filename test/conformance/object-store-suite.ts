@@ -9,7 +9,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   composeObject,
+  copyStoredRange,
   InvalidKeyError,
+  putInSegments,
   partBuffers,
   ObjectNotFoundError,
   ObjectStoreError,
@@ -17,6 +19,7 @@ import {
   readAllBytes,
   type ComposedPart,
   type ObjectStore,
+  type SegmentChunk,
 } from '../../lib/ports/object-store.ts';
 import { seededRandom } from '../helpers/seeded-random.ts';
 import type { FaultSpec } from '../helpers/local-aws/local-s3.ts';
@@ -247,6 +250,62 @@ export function describeObjectStore(adapter: string, makeStore: StoreFactory, op
       }
       assert.ok((await readAllBytes((await store.get('chain')).body)).equals(model));
       assert.equal((await store.head('chain'))?.size, model.length);
+    });
+
+    // Segmented writes and range copies go through putInSegments and copyStoredRange, as ingest
+    // writes: a store with putSegments/copyRange does them itself, one without is handed the bytes.
+    it('writes a body in segments as exactly its bytes, and copies ranges of it that outlive it', async () => {
+      const store = await makeStore();
+      const pieces = [randomBytesOf(21, 3000), randomBytesOf(22, 2 * 1024 * 1024 + 17), randomBytesOf(23, 5000), randomBytesOf(24, 1024 * 1024), randomBytesOf(25, 1)];
+      async function* segmented(): AsyncGenerator<SegmentChunk> {
+        // Segments 1 and 3 apart, 3 directly after 2 and split over chunks of odd sizes.
+        for (const [segment, bytes] of pieces.entries()) {
+          for (let offset = 0; offset < bytes.length; offset += 65_537) yield { bytes: bytes.subarray(offset, offset + 65_537), segment, apart: segment % 2 === 1 };
+        }
+      }
+      const whole = Buffer.concat(pieces);
+      const written = await putInSegments(store, 'segments/bundle', segmented(), { contentType: 'application/zip', metadata: { kind: 'bundle' } });
+      const head = await store.head('segments/bundle');
+      assert.equal(head?.etag, written.etag);
+      assert.equal(head?.size, whole.length);
+      assert.equal(head?.contentType, 'application/zip');
+      assert.deepEqual(head?.metadata, { kind: 'bundle' });
+      assert.ok((await readAllBytes((await store.get('segments/bundle')).body)).equals(whole));
+      const across = await readAllBytes((await store.get('segments/bundle', { range: { start: 2990, end: 2990 + 2 * 1024 * 1024 + 100 } })).body);
+      assert.ok(across.equals(whole.subarray(2990, 2990 + 2 * 1024 * 1024 + 101)), 'a range across segments');
+      // A segment exactly, a range across three, and the empty range.
+      const member = { key: 'segments/bundle', etag: written.etag, offset: 3000, length: pieces[1]!.length };
+      const spanning = { key: 'segments/bundle', etag: written.etag, offset: 100, length: whole.length - 101 };
+      const copied = await copyStoredRange(store, 'segments/member', member, { contentType: 'application/octet-stream', ifNoneMatch: '*' });
+      assert.ok(copied);
+      assert.ok(await copyStoredRange(store, 'segments/spanning', spanning));
+      assert.ok(await copyStoredRange(store, 'segments/empty', { ...member, length: 0 }));
+      assert.equal((await store.head('segments/member'))?.etag, copied.etag);
+      assert.equal((await store.head('segments/member'))?.contentType, 'application/octet-stream');
+      await assert.rejects(copyStoredRange(store, 'segments/member', member, { ifNoneMatch: '*' }), PreconditionFailedError);
+      await store.delete('segments/bundle');
+      assert.ok((await readAllBytes((await store.get('segments/member')).body)).equals(pieces[1]!), 'the copy outlives its source');
+      assert.ok((await readAllBytes((await store.get('segments/member', { range: { start: 5, end: 9 } })).body)).equals(pieces[1]!.subarray(5, 10)));
+      assert.ok((await readAllBytes((await store.get('segments/spanning')).body)).equals(whole.subarray(100, whole.length - 1)));
+      assert.equal((await store.head('segments/empty'))?.size, 0);
+      assert.deepEqual(await listAll(store, 'segments/'), ['segments/empty', 'segments/member', 'segments/spanning']);
+    });
+
+    it('copies no range of a version that is gone or outside it, writing nothing; a cut segmented body writes nothing', async () => {
+      const store = await makeStore();
+      const bytes = randomBytesOf(31, 200_000);
+      const { etag } = await store.put('ranges/source', bytes);
+      assert.equal(await copyStoredRange(store, 'ranges/outside', { key: 'ranges/source', etag, offset: 100_000, length: 100_001 }), undefined);
+      assert.equal(await copyStoredRange(store, 'ranges/never', { key: 'ranges/never-written', etag, offset: 0, length: 1 }), undefined);
+      await store.put('ranges/source', text('replaced'));
+      assert.equal(await copyStoredRange(store, 'ranges/stale', { key: 'ranges/source', etag, offset: 0, length: 10 }), undefined);
+      async function* cut(): AsyncGenerator<SegmentChunk> {
+        yield { bytes: bytes.subarray(0, 1000), segment: 0, apart: false };
+        yield { bytes: bytes.subarray(1000, 150_000), segment: 1, apart: true };
+        throw new Error('the client went away');
+      }
+      await assert.rejects(putInSegments(store, 'ranges/cut', cut()), /went away/);
+      assert.deepEqual(await listAll(store, 'ranges/'), ['ranges/source']);
     });
 
     it('creates with If-None-Match: * only when absent, leaving the existing object untouched', async () => {

@@ -9,6 +9,9 @@ export interface ComposedFile {
   readonly name: string;
   /** Bytes of the whole file (what keeping it costs, whatever part of it is used). */
   readonly size: number;
+  /** The whole file's SHA-256 (hex) and CRC-32, when they were computed as it was written (a segment kept apart). */
+  readonly sha256?: string;
+  readonly crc32?: number;
 }
 
 export interface ComposedLayout {
@@ -45,7 +48,7 @@ export function* piecesOfRange(layout: ComposedLayout, start: number, length: nu
 export function isComposedLayout(value: unknown): value is ComposedLayout {
   const layout = value as ComposedLayout;
   if (typeof layout !== 'object' || layout === null || typeof layout.version !== 'string' || !/^[0-9a-f]{24}$/.test(layout.version)) return false;
-  if (!Array.isArray(layout.files) || !layout.files.every((file) => typeof file?.name === 'string' && /^[a-z0-9]{1,16}$/.test(file.name) && Number.isSafeInteger(file.size))) return false;
+  if (!Array.isArray(layout.files) || !layout.files.every(isComposedFile)) return false;
   return (
     Array.isArray(layout.extents) &&
     layout.extents.every(
@@ -62,4 +65,10 @@ export function isComposedLayout(value: unknown): value is ComposedLayout {
         extent[1] + extent[2] <= layout.files[extent[0]]!.size,
     )
   );
+}
+
+function isComposedFile(file: ComposedFile): boolean {
+  if (typeof file?.name !== 'string' || !/^[a-z0-9]{1,16}$/.test(file.name) || !Number.isSafeInteger(file.size)) return false;
+  if (file.sha256 !== undefined && (typeof file.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(file.sha256))) return false;
+  return file.crc32 === undefined || (Number.isInteger(file.crc32) && file.crc32 >= 0 && file.crc32 <= 0xffffffff);
 }

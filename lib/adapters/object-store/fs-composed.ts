@@ -27,10 +27,10 @@ export const MAX_EXTENTS = 256;
 /** Past this many merges a version is written whole (cheaper than choosing that many pairs). */
 const MAX_MERGES = 1024;
 /** A version is written whole when the files it keeps hold more than this many times its bytes, plus the slack. */
-const KEPT_BYTES_FACTOR = 2;
-const KEPT_BYTES_SLACK = 16 * 1024 * 1024;
+export const KEPT_BYTES_FACTOR = 2;
+export const KEPT_BYTES_SLACK = 16 * 1024 * 1024;
 const OWNER_FILE = 'owner';
-const WRITTEN_FILE = 'data';
+export const WRITTEN_FILE = 'data';
 /** A sweep's mark that it found a version's folder unnamed: `<version>.superseded`, beside it. */
 const SUPERSEDED_SUFFIX = '.superseded';
 const VERSION_NAME = /^[0-9a-f]{24}$/;
@@ -293,7 +293,7 @@ async function writeBytes(path: string, extents: readonly Planned[]): Promise<vo
 }
 
 /** Makes the folder's entries (the links) durable before an object names them. */
-async function syncFolder(folder: string): Promise<void> {
+export async function syncFolder(folder: string): Promise<void> {
   const handle = await open(folder, 'r');
   try {
     await handle.sync();

@@ -22,6 +22,9 @@ import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle 
 import { dirname, join } from 'node:path';
 import { FolderKeys } from './fs-folder-keys.ts';
 import { composedBody, composeInto, COMPOSED_FOLDER, startVersionFolder, SUPERSEDED_GRACE_MS, sweepComposedVersions, type ResolvedSource } from './fs-composed.ts';
+import { writeSegmentsInto } from './fs-segments.ts';
+import { copyRangeInto } from './fs-copy-range.ts';
+import { piecesOfRange, type ComposedLayout } from './fs-composed-layout.ts';
 import { ADAPTER, BatchedWriter, readObjectFile, trailerBytes, writeFully, type ObjectFile, type ObjectHeader } from './fs-object-file.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -39,6 +42,9 @@ import {
   type ObjectStore,
   type PresignOptions,
   type PutOptions,
+  type RangeChecksums,
+  type RangeSource,
+  type SegmentChunk,
   type StoredObject,
 } from '../../ports/object-store.ts';
 
@@ -122,11 +128,7 @@ export class FsObjectStore implements ObjectStore {
    */
   async compose(key: string, parts: readonly ComposedPart[], options: PutOptions = {}): Promise<{ etag: string }> {
     this.assertKey(key);
-    const version = randomBytes(12).toString('hex');
-    this.composing.add(version);
-    let folder: string | undefined;
-    try {
-      folder = await startVersionFolder(this.root, version, key);
+    const written = await this.writeComposed(key, options, async (folder, version) => {
       const sources = new Map<string, ResolvedSource | undefined>();
       for (const part of parts) {
         const storedAt = part.storedAt;
@@ -134,7 +136,50 @@ export class FsObjectStore implements ObjectStore {
         const id = `${storedAt.key}\n${storedAt.etag}`;
         if (!sources.has(id)) sources.set(id, await this.resolveSource(storedAt.key, storedAt.etag));
       }
-      const layout = await composeInto(folder, version, parts, (storedAt) => sources.get(`${storedAt.key}\n${storedAt.etag}`));
+      return composeInto(folder, version, parts, (storedAt) => sources.get(`${storedAt.key}\n${storedAt.etag}`));
+    });
+    return written!;
+  }
+
+  /** Writes the large segments as files of their own (fs-segments.ts): a later copyRange of one is a hard link. */
+  async putSegments(key: string, body: AsyncIterable<SegmentChunk>, options: PutOptions = {}): Promise<{ etag: string }> {
+    this.assertKey(key);
+    const written = await this.writeComposed(key, options, (folder, version) => writeSegmentsInto(folder, version, body));
+    return written!;
+  }
+
+  /** A range of a stored version, linked where it lies or copied inside the store (fs-copy-range.ts). */
+  async copyRange(key: string, source: RangeSource, options: PutOptions = {}): Promise<{ etag: string } | undefined> {
+    this.assertKey(key);
+    return this.writeComposed(key, options, async (folder, version) => {
+      const resolved = await this.resolveSource(source.key, source.etag);
+      return resolved && copyRangeInto(folder, version, resolved, source.offset, source.length);
+    });
+  }
+
+  /** What putSegments recorded of a segment, when the range is exactly one (and of that version). */
+  async checksumsOfRange(source: RangeSource): Promise<RangeChecksums | undefined> {
+    const resolved = await this.resolveSource(source.key, source.etag);
+    if (resolved?.kind !== 'composed' || source.length <= 0) return undefined;
+    const pieces = [...piecesOfRange(resolved.layout, source.offset, source.length)];
+    const piece = pieces[0];
+    if (pieces.length !== 1 || !piece || piece.offset !== 0 || piece.length !== piece.file.size || piece.length !== source.length) return undefined;
+    const { sha256, crc32 } = piece.file;
+    return sha256 !== undefined && crc32 !== undefined ? { sha256, crc32 } : undefined;
+  }
+
+  /**
+   * A composed version of `key`: its folder, the layout `fill` lays out in it (undefined: nothing
+   * is written), then the object file naming it, under the options' conditions.
+   */
+  private async writeComposed(key: string, options: PutOptions, fill: (folder: string, version: string) => Promise<ComposedLayout | undefined>): Promise<{ etag: string } | undefined> {
+    const version = randomBytes(12).toString('hex');
+    this.composing.add(version);
+    let folder: string | undefined;
+    try {
+      folder = await startVersionFolder(this.root, version, key);
+      const layout = await fill(folder, version);
+      if (!layout) return undefined;
       const result = await this.writeObject(key, options, async () => layout);
       folder = undefined;
       return result;

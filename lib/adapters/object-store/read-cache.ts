@@ -81,6 +81,23 @@ export function withReadCache(inner: ObjectStore, options: { readonly cacheable:
           },
         }
       : {}),
+    ...(inner.putSegments
+      ? {
+          putSegments: async (...args: Parameters<NonNullable<ObjectStore['putSegments']>>) => {
+            forget(args[0]);
+            return inner.putSegments!(...args);
+          },
+        }
+      : {}),
+    ...(inner.copyRange
+      ? {
+          copyRange: async (...args: Parameters<NonNullable<ObjectStore['copyRange']>>) => {
+            forget(args[0]);
+            return inner.copyRange!(...args);
+          },
+        }
+      : {}),
+    ...(inner.checksumsOfRange ? { checksumsOfRange: (...args: Parameters<NonNullable<ObjectStore['checksumsOfRange']>>) => inner.checksumsOfRange!(...args) } : {}),
     delete: async (key: string) => {
       forget(key);
       return inner.delete(key);

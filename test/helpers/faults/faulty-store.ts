@@ -2,7 +2,7 @@
  * An ObjectStore decorator for fault injection: pause, fail, delay or cut a chosen call, so a test
  * can drive one interleaving of two writers (or a crash at one line) through the real code.
  */
-import { composeObject, ObjectStoreError, type ComposedPart, type ListPage, type ObjectInfo, type ObjectStore, type PresignOptions, type PutOptions, type StoredObject, type ByteRange } from '../../../lib/ports/object-store.ts';
+import { composeObject, copyStoredRange, putInSegments, ObjectStoreError, type RangeChecksums, type RangeSource, type SegmentChunk, type ComposedPart, type ListPage, type ObjectInfo, type ObjectStore, type PresignOptions, type PutOptions, type StoredObject, type ByteRange } from '../../../lib/ports/object-store.ts';
 
 export type Operation = 'head' | 'get' | 'put' | 'delete' | 'list';
 
@@ -117,6 +117,24 @@ export class FaultyStore implements ObjectStore {
   async compose(key: string, parts: readonly ComposedPart[], options?: PutOptions): Promise<{ etag: string }> {
     await this.apply('put', key);
     return composeObject(this.inner, key, parts, options);
+  }
+
+  /** A segmented write is a write: the rules of `put` apply to it. */
+  async putSegments(key: string, body: AsyncIterable<SegmentChunk>, options?: PutOptions): Promise<{ etag: string }> {
+    await this.apply('put', key);
+    return putInSegments(this.inner, key, body, options);
+  }
+
+  /** A range copy is a write of `key`: the rules of `put` apply to it. */
+  async copyRange(key: string, source: RangeSource, options?: PutOptions): Promise<{ etag: string } | undefined> {
+    await this.apply('put', key);
+    return copyStoredRange(this.inner, key, source, options);
+  }
+
+  /** A question about the source, as a head of it is: the rules of `head` apply to it. */
+  async checksumsOfRange(source: RangeSource): Promise<RangeChecksums | undefined> {
+    await this.apply('head', source.key);
+    return this.inner.checksumsOfRange?.(source);
   }
 
   async delete(key: string): Promise<void> {
