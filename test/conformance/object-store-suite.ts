@@ -623,6 +623,24 @@ export function describeObjectStore(adapter: string, makeStore: StoreFactory, op
           assert.equal(await store.head(key), undefined);
         });
       });
+
+      it('copies no range whose source changes during the copy (412 on a part), leaving no object and no upload', async () => {
+        const store = await makeStore();
+        await withFaults(faults, async () => {
+          const source = faultKey('copy-source');
+          const bytes = randomBytesOf(41, 300_000);
+          const { etag } = await store.put(source, bytes);
+          const target = faultKey('copy-target');
+          // What S3 answers a part copy held to an ETag the source no longer has.
+          await faults.inject({ method: 'PUT', keyContains: target, query: 'uploadId', status: 412, code: 'PreconditionFailed', times: 1 });
+          assert.equal(await copyStoredRange(store, target, { key: source, etag, offset: 10, length: 200_000 }), undefined);
+          assert.equal(await faults.remaining(), 0, 'the copy reached the store');
+          assert.equal(await store.head(target), undefined);
+          if (store.sweepAbandonedWrites) assert.equal((await store.sweepAbandonedWrites(0)).removed, 0, 'the upload was aborted, not left');
+          assert.ok(await copyStoredRange(store, target, { key: source, etag, offset: 10, length: 200_000 }), 'once it holds, the copy is made');
+          assert.ok((await readAllBytes((await store.get(target)).body)).equals(bytes.subarray(10, 200_010)));
+        });
+      });
     }
 
     if (options.presign) {

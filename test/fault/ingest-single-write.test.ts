@@ -17,6 +17,7 @@ import { putBundle } from '../../lib/registry/bundle-storage.ts';
 import { resourceKey, uploadBundleKey } from '../../lib/registry/layout.ts';
 import { ObjectStoreError, readAllBytes } from '../../lib/ports/object-store.ts';
 import { Gate } from '../helpers/faults/faulty-store.ts';
+import { startLocalS3 } from '../helpers/local-aws/local-s3.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
 import { craftZip } from '../helpers/zip-crafter.ts';
 import { open } from 'node:fs/promises';
@@ -170,6 +171,40 @@ describe('ingest writes each byte once', () => {
       assert.deepEqual(await harness.indexed(), []);
     } finally {
       await harness.close();
+    }
+  });
+});
+
+describe('ingest on S3 copies members inside the store', () => {
+  it('places a large member with UploadPartCopy: its bytes are read once to be checked, never written through the process', async () => {
+    const s3 = await startLocalS3();
+    const harness = await startHarness();
+    try {
+      const store = s3.store(`single-write-${Date.now()}`);
+      const calls: string[] = [];
+      const recording = new Proxy(store, {
+        get(target, property, receiver) {
+          const value: unknown = Reflect.get(target, property, receiver);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            const first = args[0] as string | { key?: string } | undefined;
+            calls.push(`${String(property)} ${typeof first === 'string' ? first : (first?.key ?? '')}`);
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const large = fileOf(8, 6 * MiB + 3);
+      const key = uploadBundleKey('upload-on-s3');
+      await putBundle(store, key, inChunks(craftedBundle({ name: 'on-s3', files: [large] })), { contentType: 'application/zip' });
+      const outcome = await harness.ingest(key, { ...harness.context, store: recording });
+      assert.equal(outcome.outcome, 'accepted', JSON.stringify(outcome));
+      const content = resourceKey(sha256(large));
+      assert.ok(calls.includes(`copyRange ${content}`), calls.join('\n'));
+      assert.ok(!calls.includes(`put ${content}`), 'the member was not written through the process');
+      assert.ok((await readAllBytes((await store.get(content)).body)).equals(large));
+    } finally {
+      await harness.close();
+      await s3.close();
     }
   });
 });

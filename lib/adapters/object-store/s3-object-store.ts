@@ -25,11 +25,13 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type CompleteMultipartUploadCommandInput,
   type CompleteMultipartUploadCommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { mapConcurrently } from '../../support/map-concurrently.ts';
 import {
   assertValidKey,
   assertValidPrefix,
@@ -43,11 +45,17 @@ import {
   type ObjectStore,
   type PresignOptions,
   type PutOptions,
+  type RangeSource,
   type StoredObject,
 } from '../../ports/object-store.ts';
 
 const ADAPTER = 's3';
 const PART_SIZE = 16 * 1024 * 1024;
+/** Parts of a range copied inside S3: large (each is one request), above S3's 5 MiB minimum. */
+const COPY_PART_BYTES = 256 * 1024 * 1024;
+const COPY_CONCURRENCY = 4;
+/** S3's most parts per upload. */
+const MAX_PARTS = 10_000;
 // The SDK's own defaults (standard retry, 3 attempts), stated so that AWS_MAX_ATTEMPTS=1 or a
 // profile's max_attempts cannot turn retries of throttling and server errors off. A larger
 // AWS_MAX_ATTEMPTS is kept.
@@ -283,6 +291,61 @@ export class S3ObjectStore implements ObjectStore {
    * the answer as "retry the request". Still conflicting after CONFLICT_ATTEMPTS, it is a
    * transient storage failure, not a failed condition.
    */
+  /**
+   * A range copied inside S3 (UploadPartCopy): no byte of it passes through this process, which
+   * is how a Lambda with 1 GiB of memory and /tmp places a 10 GiB bundle's members. Parts of at
+   * least COPY_PART_BYTES (S3 wants 5 MiB but the last, at most 10,000 parts, at most 5 GiB each),
+   * a few at a time, every one held to the source's ETag (CopySourceIfMatch): a source replaced or
+   * deleted meanwhile fails the copy (undefined, the upload aborted), never mixes two versions.
+   * The destination's condition is checked on completion, as for a put.
+   */
+  async copyRange(key: string, source: RangeSource, options: PutOptions = {}): Promise<{ etag: string } | undefined> {
+    assertValidKey(ADAPTER, key);
+    assertValidKey(ADAPTER, source.key);
+    if (!Number.isSafeInteger(source.offset) || !Number.isSafeInteger(source.length) || source.offset < 0 || source.length < 0) return undefined;
+    const info = await this.head(source.key);
+    if (!info || info.etag !== source.etag || source.offset + source.length > info.size) return undefined;
+    if (source.length === 0) return this.put(key, new Uint8Array(0), options);
+    const target = { Bucket: this.options.bucket, Key: this.prefix + key };
+    const copySource = `${this.options.bucket}/${(this.prefix + source.key).split('/').map(encodeURIComponent).join('/')}`;
+    const partBytes = Math.max(COPY_PART_BYTES, Math.ceil(source.length / MAX_PARTS));
+    const ranges: { partNumber: number; start: number; end: number }[] = [];
+    for (let start = 0; start < source.length; start += partBytes) {
+      ranges.push({ partNumber: ranges.length + 1, start: source.offset + start, end: source.offset + Math.min(start + partBytes, source.length) - 1 });
+    }
+    let uploadId: string | undefined;
+    let copying = true;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({
+          ...target,
+          ...(options.contentType ? { ContentType: options.contentType } : {}),
+          ...(options.contentEncoding ? { ContentEncoding: options.contentEncoding } : {}),
+          ...(options.metadata ? { Metadata: { ...options.metadata } } : {}),
+        }));
+      uploadId = created.UploadId;
+      const parts = await mapConcurrently(ranges, COPY_CONCURRENCY, async (range) => {
+        const copied = await this.client.send(
+          new UploadPartCopyCommand({ ...target, UploadId: uploadId, PartNumber: range.partNumber, CopySource: copySource, CopySourceRange: `bytes=${range.start}-${range.end}`, CopySourceIfMatch: source.etag }),
+        );
+        return { PartNumber: range.partNumber, ETag: copied.CopyPartResult?.ETag ?? '' };
+      });
+      copying = false;
+      const completed = await this.completeUpload(key, {
+        ...target,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+        ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
+      });
+      return { etag: completed.ETag ?? '' };
+    } catch (error) {
+      if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId })).catch(() => undefined);
+      // The source is not that version any more (412 on CopySourceIfMatch) or gone (404).
+      if (copying && (statusOf(error) === 412 || statusOf(error) === 404)) return undefined;
+      throw translate(error, key, options);
+    }
+  }
+
   private async sendRetryingConflicts<T>(key: string, send: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {

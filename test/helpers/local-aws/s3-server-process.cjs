@@ -14,6 +14,8 @@
 //   signed If-None-Match, is refused as S3 refuses it.
 // - s3rver has no ListMultipartUploads, ListParts nor AbortMultipartUpload; the middleware answers
 //   them from s3rver's own upload directories, so abandoned uploads can be found and aborted.
+// - s3rver has no UploadPartCopy (it stores the empty body as the part); the middleware copies the
+//   source's range into the part, held to x-amz-copy-source-if-match.
 // - s3rver prunes the directories a delete leaves empty, racing puts of other keys into the same
 //   directory: a put between its mkdirp and its open gets ENOENT on a stream nobody listens to for
 //   errors, which takes the whole server down. S3 has no directories; here deletes keep them.
@@ -251,6 +253,37 @@ async function abortMultipartUpload(ctx, bucketName, key) {
   ctx.status = 204;
 }
 
+/**
+ * UploadPartCopy (a PUT of a part with `x-amz-copy-source`), which s3rver does not implement (it
+ * would store the empty body as the part): the source's range is read from s3rver's store and
+ * stored as the part, held to `x-amz-copy-source-if-match` as S3 holds it (412), with S3's
+ * answers for a missing source (404 NoSuchKey) and a range outside it (400 InvalidArgument).
+ */
+async function uploadPartCopy(ctx, bucketName, key) {
+  if ((await uploadKey(bucketName, ctx.query.uploadId)) !== key) return s3Error(ctx, 404, 'NoSuchUpload');
+  const copySource = decodeURIComponent(String(ctx.get('x-amz-copy-source')).split('?')[0]).replace(/^\//, '');
+  const [sourceBucket, ...sourceKeyParts] = copySource.split('/');
+  const sourceKey = sourceKeyParts.join('/');
+  return withKeyLock(`${sourceBucket}/${sourceKey}`, async () => {
+    let metadata;
+    try {
+      metadata = await server.store.getMetadata(sourceBucket, sourceKey);
+    } catch {
+      metadata = undefined;
+    }
+    if (!metadata || metadata['content-length'] === undefined) return s3Error(ctx, 404, 'NoSuchKey');
+    const ifMatch = ctx.get('x-amz-copy-source-if-match');
+    if (ifMatch && metadata.etag !== ifMatch && metadata.etag !== `"${ifMatch.replace(/"/g, '')}"`) return preconditionFailed(ctx);
+    const size = Number(metadata['content-length']);
+    const range = /^bytes=(\d+)-(\d+)$/.exec(ctx.get('x-amz-copy-source-range') || `bytes=0-${size - 1}`);
+    const [start, end] = range ? [Number(range[1]), Number(range[2])] : [NaN, NaN];
+    if (!range || end < start || end >= size) return s3Error(ctx, 400, 'InvalidArgument', `Range specified is not valid for source object of size: ${size}`);
+    const object = await server.store.getObject(sourceBucket, sourceKey, { start, end });
+    const { md5 } = await server.store.putPart(bucketName, ctx.query.uploadId, ctx.query.partNumber, object.content);
+    xmlResult(ctx, 'CopyPartResult', xmlElements({ ETag: `"${md5}"`, LastModified: new Date().toISOString() }));
+  });
+}
+
 function objectPath(ctx) {
   const [, bucketName, ...keyParts] = decodeURIComponent(ctx.path).split('/');
   return { bucketName, key: keyParts.join('/') };
@@ -326,6 +359,7 @@ server.middleware.unshift(async (ctx, next) => {
   }
   if (key === '' && ctx.method === 'GET' && 'uploads' in ctx.query) return listMultipartUploads(ctx, bucketName);
   if (key !== '' && ctx.method === 'GET' && 'uploadId' in ctx.query) return listParts(ctx, bucketName, key);
+  if (key !== '' && ctx.method === 'PUT' && 'uploadId' in ctx.query && ctx.get('x-amz-copy-source')) return uploadPartCopy(ctx, bucketName, key);
   const isObjectRequest = key !== '' && !('uploadId' in ctx.query && ctx.method === 'PUT') && !('list-type' in ctx.query);
   if (!isObjectRequest) return next();
   const ifNoneMatch = ctx.get('if-none-match');
