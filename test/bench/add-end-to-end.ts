@@ -6,7 +6,13 @@
  * p50 and p95. Part of `npm run bench`; alone with `npm run bench:add`.
  *
  * BENCH_ADD_SIZES (MiB, default 256,1024), BENCH_ADD_ROUNDS (default 2), BENCH_ADD_SEQUENTIAL
- * (default 20; 0 skips). Every add is of a bundle of its own (distinct bytes), so none finds its
+ * (default 20; 0 skips), BENCH_ADD_S3 (MiB of the self-hosted S3 case, default 256; 0 skips).
+ *
+ * The self-hosted S3 case runs the embedded server on the local S3 server (s3rver behind the test
+ * middleware) against `aws s3 cp` of the same bundle to the same server, interleaved. The ratio is
+ * pessimistic for the registry: the middleware reads every GET body whole inside a per-key lock
+ * (s3rver writes objects in place; S3 replaces them atomically), so each ranged read of a bundle
+ * member is buffered before its first byte goes out, which `aws s3 cp` (writes only) never pays. Every add is of a bundle of its own (distinct bytes), so none finds its
  * content already stored. Not a test: numbers are reported, never asserted.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,6 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median, residentMiB } from '../helpers/process-measures.ts';
 import { startRegistryProcess } from '../helpers/registry-process.ts';
 import { writeSingleImageBundle } from '../helpers/single-image-bundle.ts';
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../helpers/local-aws/local-s3.ts';
 
 const MiB = 1024 * 1024;
 const cli = fileURLToPath(new URL('../../dist/cli/dcos-registry.mjs', import.meta.url));
@@ -120,6 +127,53 @@ export async function benchAddEndToEnd(): Promise<void> {
     }
   } finally {
     await server.kill();
+    await rm(work, { recursive: true, force: true });
+  }
+  const s3Size = Number(process.env.BENCH_ADD_S3 ?? 256);
+  if (s3Size > 0) await benchSelfHostedS3(s3Size, rounds);
+}
+
+/** The embedded server on a local S3 server: `add --wait` against `aws s3 cp` to the same server. */
+async function benchSelfHostedS3(size: number, rounds: number): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'dcos-registry-bench-add-s3-'));
+  const s3 = await startLocalS3();
+  const credentials = { AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' };
+  const server = await startRegistryProcess({
+    REGISTRY_DATA_DIR: join(work, 'data'),
+    REGISTRY_AUTH_TOKENS: TOKEN,
+    REGISTRY_S3_BUCKET: s3.bucket,
+    REGISTRY_S3_ENDPOINT: s3.endpoint,
+    REGISTRY_S3_FORCE_PATH_STYLE: 'true',
+    ...credentials,
+  });
+  try {
+    const copies: number[] = [];
+    const adds: { seconds: number; cpu: number }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const bundle = join(work, `s3-${round}.dcos`);
+      await distinctBundle(bundle, size * MiB, 1000 + round);
+      await readFile(bundle).then(() => undefined, () => undefined);
+      const started = performance.now();
+      const copied = spawnSync('aws', ['s3', 'cp', '--quiet', '--endpoint-url', s3.endpoint, bundle, `s3://${s3.bucket}/baseline/${round}.dcos`], {
+        env: { ...process.env, ...credentials, AWS_CA_BUNDLE: '' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      if (copied.status !== 0) throw new Error(`aws s3 cp failed: ${copied.stderr?.toString()}`);
+      copies.push((performance.now() - started) / 1000);
+      const cpuBefore = cpuSeconds(server.child.pid!);
+      const added = await runCli(['add', `--dcos-file=${bundle}`, '--wait', `--url=${server.url}`, '--json']);
+      if (added.code !== 0) throw new Error(`add failed: ${added.stderr}`);
+      adds.push({ seconds: added.seconds, cpu: cpuSeconds(server.child.pid!) - cpuBefore });
+      await rm(bundle);
+    }
+    const copy = median(copies);
+    const add = median(adds.map((run) => run.seconds));
+    process.stderr.write(
+      `  self-hosted S3 (s3rver), ${size} MiB: add --wait ${add.toFixed(2)} s, aws s3 cp ${copy.toFixed(2)} s: ${(copy / add).toFixed(3)}× of aws s3 cp; server CPU ${median(adds.map((run) => run.cpu)).toFixed(2)} s (medians of ${rounds})\n`,
+    );
+  } finally {
+    await server.kill();
+    await s3.close();
     await rm(work, { recursive: true, force: true });
   }
 }
