@@ -312,6 +312,11 @@ export async function startVersionFolder(root: string, version: string, key: str
 
 /** The bytes `[start, end]` of a composed object, read an extent at a time. */
 export function composedBody(root: string, layout: ComposedLayout, start: number, end: number): Readable {
+  const pieces = [...piecesOfRange(layout, start, end - start + 1)];
+  const only = pieces.length === 1 ? pieces[0]! : undefined;
+  // A range within one extent (a content object linked from a bundle's segment, read whole or in
+  // part): the file's own stream, without a generator between it and the socket.
+  if (only) return createReadStream(join(root, COMPOSED_FOLDER, layout.version, only.file.name), { start: only.offset, end: only.offset + only.length - 1, highWaterMark: READ_CHUNK });
   return Readable.from(readPieces(root, layout, start, end - start + 1), { objectMode: false });
 }
 
