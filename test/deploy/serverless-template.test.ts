@@ -118,6 +118,12 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     assert.deepEqual(mapping.Properties.FunctionName, { 'Fn::GetAtt': ['IndexerLambdaFunction', 'Arn'] });
   });
 
+  it('reserves no concurrency (the message group alone serialises the writer; a reservation fails on low-quota accounts)', () => {
+    for (const [name, resource] of ofType(template, 'AWS::Lambda::Function')) {
+      assert.equal(resource.Properties.ReservedConcurrentExecutions, undefined, name);
+    }
+  });
+
   it('schedules garbage collection and reconciliation as jobs on the FIFO queue', () => {
     const rules = ofType(template, 'AWS::Events::Rule');
     const targets = rules.map(([, rule]) => (rule.Properties.Targets as { Arn: unknown; Input: string; SqsParameters: { MessageGroupId: string } }[])[0]!);
