@@ -118,6 +118,34 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     assert.deepEqual(mapping.Properties.FunctionName, { 'Fn::GetAtt': ['IndexerLambdaFunction', 'Arn'] });
   });
 
+  it('hardens the data bucket and the API: TLS only, versioned with old versions expiring, kept on stack deletion, CORS only for given origins, throttled, access-logged', () => {
+    const bucket = template.Resources.S3BucketRegistrydata as { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+    assert.deepEqual(bucket.Properties.VersioningConfiguration, { Status: 'Enabled' });
+    assert.equal(bucket.DeletionPolicy, 'Retain');
+    assert.equal(bucket.UpdateReplacePolicy, 'Retain');
+    const secret = template.Resources.ManagementTokenSecret as unknown as { DeletionPolicy?: string };
+    assert.equal(secret.DeletionPolicy, 'Retain');
+    const rules = (bucket.Properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+    const rule = (id: string) => rules.find((candidate) => candidate.Id === id);
+    assert.deepEqual(rule('expire-noncurrent-versions')?.NoncurrentVersionExpiration, { NoncurrentDays: 7 });
+    assert.equal(rule('expire-dropped-bundles')?.Prefix, 'drop/');
+    // CORS: none unless origins are given, and then ETag exposed.
+    const cors = bucket.Properties.CorsConfiguration as { 'Fn::If': [string, { CorsRules: { AllowedOrigins: unknown; ExposedHeaders: string[] }[] }, unknown] };
+    assert.equal(cors['Fn::If'][0], 'HasCorsOrigins');
+    assert.deepEqual(cors['Fn::If'][1].CorsRules[0]!.ExposedHeaders, ['ETag']);
+    assert.notDeepEqual(cors['Fn::If'][1].CorsRules[0]!.AllowedOrigins, ['*']);
+    assert.deepEqual(cors['Fn::If'][2], { Ref: 'AWS::NoValue' });
+    const policy = ofType(template, 'AWS::S3::BucketPolicy').find(([name]) => name === 'RegistryDataBucketPolicy')?.[1];
+    const statement = (policy?.Properties.PolicyDocument as { Statement: { Effect: string; Action: string; Condition: unknown; Resource: string[] }[] }).Statement[0]!;
+    assert.equal(statement.Effect, 'Deny');
+    assert.equal(statement.Action, 's3:*');
+    assert.deepEqual(statement.Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    assert.deepEqual(statement.Resource, ['arn:aws:s3:::dcos-package-registry-ci-data', 'arn:aws:s3:::dcos-package-registry-ci-data/*']);
+    const stage = template.Resources.HttpApiStage!.Properties;
+    assert.deepEqual(stage.DefaultRouteSettings, { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 });
+    assert.ok((stage.AccessLogSettings as { DestinationArn?: unknown })?.DestinationArn, 'access logs on');
+  });
+
   it('reserves no concurrency (the message group alone serialises the writer; a reservation fails on low-quota accounts)', () => {
     for (const [name, resource] of ofType(template, 'AWS::Lambda::Function')) {
       assert.equal(resource.Properties.ReservedConcurrentExecutions, undefined, name);
