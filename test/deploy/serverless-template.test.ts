@@ -146,6 +146,25 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     assert.ok((stage.AccessLogSettings as { DestinationArn?: unknown })?.DestinationArn, 'access logs on');
   });
 
+  it('lets each role write logs only to its own functions\' log groups, with no managed policy', () => {
+    const logGroupOf = new Map<string, string>();
+    for (const [name, group] of ofType(template, 'AWS::Logs::LogGroup')) logGroupOf.set(name.replace(/LogGroup$/, ''), String(group.Properties.LogGroupName));
+    const groupsOfRole = new Map<string, string[]>();
+    for (const [name, fn] of ofType(template, 'AWS::Lambda::Function')) {
+      const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      groupsOfRole.set(role, [...(groupsOfRole.get(role) ?? []), logGroupOf.get(name.replace(/LambdaFunction$/, ''))!]);
+    }
+    for (const [name, role] of ofType(template, 'AWS::IAM::Role')) {
+      assert.equal(role.Properties.ManagedPolicyArns, undefined, `${name}: no managed policy`);
+      const statements = (role.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]).flatMap((policy) => policy.PolicyDocument.Statement);
+      const logStatements = statements.filter((statement) => statement.Action.some((action) => action.startsWith('logs:')));
+      assert.equal(logStatements.length, 1, name);
+      assert.deepEqual(logStatements[0]!.Action, ['logs:CreateLogStream', 'logs:PutLogEvents'], name);
+      const named = (logStatements[0]!.Resource as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => String(resource['Fn::Join'][1].at(-1)).replace(/^:log-group:/, '').replace(/:\*$/, ''));
+      assert.deepEqual(named.sort(), [...(groupsOfRole.get(name) ?? [])].sort(), `${name}: the log groups of its functions, and no other`);
+    }
+  });
+
   it('reserves no concurrency (the message group alone serialises the writer; a reservation fails on low-quota accounts)', () => {
     for (const [name, resource] of ofType(template, 'AWS::Lambda::Function')) {
       assert.equal(resource.Properties.ReservedConcurrentExecutions, undefined, name);
