@@ -17,6 +17,7 @@ const FUNCTIONS = ['health', 'repo', 'resource', 'registry', 'upload', 'describe
 
 interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  Conditions?: Record<string, unknown>;
 }
 
 function runPackage(outputDirectory: string, stage = 'ci'): Promise<{ code: number; output: string }> {
@@ -163,6 +164,25 @@ describe('serverless package (offline) and its CloudFormation template', () => {
       const named = (logStatements[0]!.Resource as { 'Fn::Join': [string, unknown[]] }[]).map((resource) => String(resource['Fn::Join'][1].at(-1)).replace(/^:log-group:/, '').replace(/:\*$/, ''));
       assert.deepEqual(named.sort(), [...(groupsOfRole.get(name) ?? [])].sort(), `${name}: the log groups of its functions, and no other`);
     }
+  });
+
+  it('alarms on a job given up, the oldest job waiting too long, failing unpack and indexer, and 5xx answers, notifying the topic given', () => {
+    const alarms = Object.fromEntries(ofType(template, 'AWS::CloudWatch::Alarm').map(([name, alarm]) => [name, alarm.Properties]));
+    const expect = (name: string, namespace: string, metric: string, dimension: unknown, threshold: number) => {
+      const alarm = alarms[name];
+      assert.ok(alarm, name);
+      assert.equal(alarm.Namespace, namespace, name);
+      assert.equal(alarm.MetricName, metric, name);
+      assert.deepEqual((alarm.Dimensions as { Value: unknown }[])[0]!.Value, dimension, name);
+      assert.equal(alarm.Threshold, threshold, name);
+      assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold', name);
+      assert.deepEqual(alarm.AlarmActions, { 'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }] }, name);
+    };
+    expect('DeadLetterAlarm', 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', { 'Fn::GetAtt': ['RegistryDeadLetterQueue', 'QueueName'] }, 0);
+    expect('OldestJobAlarm', 'AWS/SQS', 'ApproximateAgeOfOldestMessage', { 'Fn::GetAtt': ['RegistryQueue', 'QueueName'] }, 1800);
+    expect('UnpackErrorsAlarm', 'AWS/Lambda', 'Errors', { Ref: 'UnpackLambdaFunction' }, 0);
+    expect('IndexerErrorsAlarm', 'AWS/Lambda', 'Errors', { Ref: 'IndexerLambdaFunction' }, 0);
+    expect('HttpServerErrorsAlarm', 'AWS/ApiGateway', '5xx', { Ref: 'HttpApi' }, 5);
   });
 
   it('reserves no concurrency (the message group alone serialises the writer; a reservation fails on low-quota accounts)', () => {
