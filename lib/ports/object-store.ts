@@ -199,8 +199,9 @@ async function* bytesOfSegments(body: AsyncIterable<SegmentChunk>): AsyncGenerat
  */
 export async function copyStoredRange(store: ObjectStore, key: string, source: RangeSource, options: PutOptions = {}): Promise<{ etag: string } | undefined> {
   if (store.copyRange) return store.copyRange(key, source, options);
+  if (!Number.isSafeInteger(source.offset) || !Number.isSafeInteger(source.length) || source.offset < 0 || source.length < 0) return undefined;
   const info = await store.head(source.key);
-  if (!info || info.etag !== source.etag || source.offset < 0 || source.length < 0 || source.offset + source.length > info.size) return undefined;
+  if (!info || info.etag !== source.etag || source.offset + source.length > info.size) return undefined;
   if (source.length === 0) return store.put(key, new Uint8Array(0), options);
   let object: StoredObject;
   try {

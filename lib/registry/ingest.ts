@@ -513,8 +513,8 @@ interface StoredBundle {
 
 /**
  * Copies one resource or image blob to its content address, checking its sha256 (and, through
- * the reader, its CRC-32) as it streams. Content already stored is still read and checked, so a
- * damaged bundle is refused whatever the store holds.
+ * the reader, its CRC-32) as it streams. Content already stored is still checked (read, or from
+ * the store's checksums as below), so a damaged bundle is refused whatever the store holds.
  *
  * A large stored member, on a store that copies ranges itself, is checked first and then copied
  * inside the store from the very version checked (on a directory, a hard link to the segment the

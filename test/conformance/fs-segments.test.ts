@@ -96,6 +96,9 @@ describe('filesystem store: segments and range copies', () => {
     const { etag } = await store.put('uploads/v/bundle.dcos', bundle);
     await store.copyRange('blobs/small-member', { key: 'uploads/v/bundle.dcos', etag, offset: 1000, length: 2 * MiB });
     assert.deepEqual((await headerOf(root, 'blobs/small-member')).composed!.files.map((file) => file.name), ['data']);
+    // No slack: a member of a twentieth of the file is copied too (the copy outlives the bundle).
+    await store.copyRange('blobs/twentieth', { key: 'uploads/v/bundle.dcos', etag, offset: 0, length: 2 * MiB });
+    assert.deepEqual((await headerOf(root, 'blobs/twentieth')).composed!.files.map((file) => file.name), ['data']);
     // Most of the file: linked (a bundle of one large member keeps little else alive).
     await store.copyRange('blobs/large-member', { key: 'uploads/v/bundle.dcos', etag, offset: 100, length: 30 * MiB });
     assert.deepEqual((await headerOf(root, 'blobs/large-member')).composed!.files.map((file) => file.name), ['f0']);
@@ -104,6 +107,31 @@ describe('filesystem store: segments and range copies', () => {
     assert.equal(await store.head('blobs/stale'), undefined);
     assert.ok((await readAllBytes((await store.get('blobs/small-member')).body)).equals(bundle.subarray(1000, 1000 + 2 * MiB)));
     assert.ok((await readAllBytes((await store.get('blobs/large-member')).body)).equals(bundle.subarray(100, 100 + 30 * MiB)));
+  });
+
+  it('never sweeps the folder of a segmented write another process is still making, however long it takes', async () => {
+    const root = await temporaryDirectory('fs-segments-');
+    const writer = new FsObjectStore(root);
+    const sweeper = new FsObjectStore(root);
+    const pieces = Array.from({ length: 6 }, (_, index) => bytesOf(40 + index, 300_000));
+    let released = 0;
+    async function* slowBody(): AsyncGenerator<SegmentChunk> {
+      for (const [segment, bytes] of pieces.entries()) {
+        yield { bytes, segment, apart: true };
+        // Between chunks, the other process sweeps with an age far shorter than this write (480 ms).
+        await sweeper.sweepAbandonedWrites(150);
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        await sweeper.sweepAbandonedWrites(150);
+        released++;
+      }
+    }
+    await writer.putSegments('uploads/slow/bundle.dcos', slowBody());
+    assert.equal(released, pieces.length);
+    assert.ok((await readAllBytes((await writer.get('uploads/slow/bundle.dcos')).body)).equals(Buffer.concat(pieces)));
+    // Once written and unnamed, it goes as any other.
+    await writer.delete('uploads/slow/bundle.dcos');
+    const freed = (await sweeper.sweepAbandonedWrites(0)).bytes + (await sweeper.sweepAbandonedWrites(0)).bytes;
+    assert.ok(freed >= 6 * 300_000, `the bytes freed are counted, segments included (${freed})`);
   });
 
   it(`keeps at most ${MAX_EXTENTS} extents whatever the caller marks apart`, async () => {

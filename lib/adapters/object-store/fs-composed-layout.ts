@@ -67,8 +67,9 @@ export function isComposedLayout(value: unknown): value is ComposedLayout {
   );
 }
 
-function isComposedFile(file: ComposedFile): boolean {
-  if (typeof file?.name !== 'string' || !/^[a-z0-9]{1,16}$/.test(file.name) || !Number.isSafeInteger(file.size)) return false;
+function isComposedFile(value: unknown): boolean {
+  const file = value as ComposedFile;
+  if (typeof file !== 'object' || file === null || typeof file.name !== 'string' || !/^[a-z0-9]{1,16}$/.test(file.name) || !Number.isSafeInteger(file.size)) return false;
   if (file.sha256 !== undefined && (typeof file.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(file.sha256))) return false;
   return file.crc32 === undefined || (Number.isInteger(file.crc32) && file.crc32 >= 0 && file.crc32 <= 0xffffffff);
 }

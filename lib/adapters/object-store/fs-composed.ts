@@ -262,22 +262,28 @@ async function linkFiles(folder: string, planned: readonly Planned[], files: Rea
     if (id === undefined || linked.has(id)) continue;
     const file = files.get(id)!;
     const name = `f${linked.size}`;
-    const target = join(folder, name);
-    try {
-      await link(file.from, target);
-    } catch {
-      // Gone (its version was collected, its key removed), too many links (EMLINK), or a volume
-      // without hard links (EPERM, ENOTSUP, EXDEV): its bytes are written instead.
-      continue;
-    }
-    if (file.ino !== undefined && (await stat(target)).ino !== file.ino) {
-      // The key was written again between reading it and linking its path: not the bytes meant.
-      await unlink(target);
-      continue;
-    }
-    linked.set(id, name);
+    if (await linkVerified(file.from, join(folder, name), file.ino)) linked.set(id, name);
   }
   return linked;
+}
+
+/**
+ * Hard-links `from` at `target`; false, leaving nothing, when it cannot be: gone (its version
+ * collected, its key removed), too many links (EMLINK), a volume without hard links (EPERM,
+ * ENOTSUP, EXDEV), or (`ino` given) the key was written again between reading it and linking its
+ * path, so the inode is not the bytes meant. The caller writes the bytes instead.
+ */
+export async function linkVerified(from: string, target: string, ino: number | undefined): Promise<boolean> {
+  try {
+    await link(from, target);
+  } catch {
+    return false;
+  }
+  if (ino !== undefined && (await stat(target)).ino !== ino) {
+    await unlink(target);
+    return false;
+  }
+  return true;
 }
 
 async function writeBytes(path: string, extents: readonly Planned[]): Promise<void> {
@@ -383,10 +389,13 @@ export async function sweepComposedVersions(
       markedAt = Date.now();
     }
     if (Date.now() - markedAt < olderThanMs) continue;
+    // Still being written (by another process: this one's are inUse): a long upload in segments
+    // or a long copy keeps its folder for as long as it writes. Its age counts from its last write.
+    const contents = await folderContents(folder);
+    if (Date.now() - contents.lastWrittenMs < olderThanMs) continue;
     // Asked again, not from the pass's memory: a composition this process finished since the
     // pass began names a folder of its own, which must not go.
     if (owner !== undefined && (await versionNamedBy(owner)) === version) continue;
-    const written = await stat(join(folder, WRITTEN_FILE)).then((info) => info.size, () => 0);
     try {
       await rm(folder, { recursive: true, force: true });
     } catch {
@@ -395,7 +404,21 @@ export async function sweepComposedVersions(
     }
     await rm(marker, { force: true });
     swept.removed++;
-    swept.bytes += written;
+    swept.bytes += contents.freedBytes;
   }
   return swept;
+}
+
+/** When a file of the folder was last written, and the bytes its removal frees (files no other version links). */
+async function folderContents(folder: string): Promise<{ lastWrittenMs: number; freedBytes: number }> {
+  let lastWrittenMs = 0;
+  let freedBytes = 0;
+  for (const name of await readdir(folder).catch(() => [] as string[])) {
+    const info = await stat(join(folder, name)).catch(() => undefined);
+    if (!info) continue;
+    // A link's mtime is its source's (old); a file written here is renewed by every write.
+    lastWrittenMs = Math.max(lastWrittenMs, info.mtimeMs);
+    if (info.nlink === 1 && name !== OWNER_FILE) freedBytes += info.size;
+  }
+  return { lastWrittenMs, freedBytes };
 }

@@ -4,18 +4,20 @@
  * a copy made inside the store otherwise (the bytes never go through the caller, which has read
  * and checked them already).
  *
- * A file is linked only when it holds at most KEPT_BYTES_FACTOR times the bytes used of it, plus
- * the slack: a member kept as a segment of its own (fs-segments.ts) is linked whole, a member of a
- * bundle stored as one file is copied (linking it would keep the whole bundle alive). Linked files
- * never change (object files and composed files are written once), and an object file is checked
- * to be the inode the version named, so the bytes taken are the bytes of that version.
+ * A file is linked only when the range covers it whole (a member kept as a segment of its own,
+ * fs-segments.ts) or uses at least 1/KEPT_BYTES_FACTOR of it (a bundle of one large member): no
+ * slack, since the copy outlives its source and would keep the rest of a bundle alive for good.
+ * A member among others in one file (a bundle stored by a plain put, or past a data descriptor
+ * the splitter stops at) is copied. Linked files never change (object files and composed files
+ * are written once), and an object file is checked to be the inode the version named, so the
+ * bytes taken are the bytes of that version.
  */
 import { createReadStream } from 'node:fs';
-import { link, open, stat, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposedFile, ComposedLayout } from './fs-composed-layout.ts';
 import { piecesOfRange } from './fs-composed-layout.ts';
-import { COMPOSED_FOLDER, KEPT_BYTES_FACTOR, KEPT_BYTES_SLACK, syncFolder, WRITTEN_FILE, type ResolvedSource } from './fs-composed.ts';
+import { COMPOSED_FOLDER, KEPT_BYTES_FACTOR, linkVerified, syncFolder, WRITTEN_FILE, type ResolvedSource } from './fs-composed.ts';
 import { BatchedWriter } from './fs-object-file.ts';
 
 interface Piece {
@@ -37,9 +39,15 @@ export async function copyRangeInto(folder: string, version: string, source: Res
   const linkedIndex = new Map<string, number>();
   const extents: { file: number | 'written'; offset: number; length: number }[] = [];
   const toCopy: Piece[] = [];
+  const usedOf = new Map<string, number>();
+  for (const piece of pieces) usedOf.set(piece.from, (usedOf.get(piece.from) ?? 0) + piece.length);
+  const worthLinking = (piece: Piece): boolean => {
+    const used = usedOf.get(piece.from)!;
+    return used === piece.fileSize || piece.fileSize <= KEPT_BYTES_FACTOR * used;
+  };
   for (const piece of pieces) {
     let index = linkedIndex.get(piece.from);
-    if (index === undefined && piece.fileSize <= KEPT_BYTES_FACTOR * piece.length + KEPT_BYTES_SLACK && (await linked(piece, join(folder, `f${files.length}`)))) {
+    if (index === undefined && worthLinking(piece) && (await linkVerified(piece.from, join(folder, `f${files.length}`), piece.ino))) {
       index = files.length;
       linkedIndex.set(piece.from, index);
       files.push({ name: `f${index}`, size: piece.fileSize, ...piece.checksums });
@@ -93,21 +101,6 @@ function piecesOf(source: ResolvedSource, offset: number, length: number): Piece
     covered += piece.length;
   }
   return covered === length ? pieces : undefined;
-}
-
-/** Links the piece's file at `target`; false (nothing left behind) when it cannot be, or is no longer the inode meant. */
-async function linked(piece: Piece, target: string): Promise<boolean> {
-  try {
-    await link(piece.from, target);
-  } catch {
-    // Gone, too many links (EMLINK), or a volume without hard links: copied instead.
-    return false;
-  }
-  if (piece.ino !== undefined && (await stat(target)).ino !== piece.ino) {
-    await unlink(target);
-    return false;
-  }
-  return true;
 }
 
 /** Copies the pieces, in order, into one new file; undefined when one of them is gone (or rewritten since). */

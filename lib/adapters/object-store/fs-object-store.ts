@@ -151,6 +151,7 @@ export class FsObjectStore implements ObjectStore {
   /** A range of a stored version, linked where it lies or copied inside the store (fs-copy-range.ts). */
   async copyRange(key: string, source: RangeSource, options: PutOptions = {}): Promise<{ etag: string } | undefined> {
     this.assertKey(key);
+    this.assertKey(source.key);
     return this.writeComposed(key, options, async (folder, version) => {
       const resolved = await this.resolveSource(source.key, source.etag);
       return resolved && copyRangeInto(folder, version, resolved, source.offset, source.length);
@@ -159,6 +160,7 @@ export class FsObjectStore implements ObjectStore {
 
   /** What putSegments recorded of a segment, when the range is exactly one (and of that version). */
   async checksumsOfRange(source: RangeSource): Promise<RangeChecksums | undefined> {
+    this.assertKey(source.key);
     const resolved = await this.resolveSource(source.key, source.etag);
     if (resolved?.kind !== 'composed' || source.length <= 0) return undefined;
     const pieces = [...piecesOfRange(resolved.layout, source.offset, source.length)];

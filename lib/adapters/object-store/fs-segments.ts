@@ -1,6 +1,7 @@
 /**
  * An object written in segments on a directory (putSegments): a composed version whose large
- * segments are files of their own (`s0`, `s1`, …) and whose other bytes are one `data` file, in a
+ * segments are files of their own (`s<n>`, n their place in the layout's files) and whose other
+ * bytes are one `data` file, in a
  * single pass over the body (each byte written once). A later copyRange of exactly one segment
  * hard-links its file (fs-copy-range.ts): the bundle's large members become content objects
  * without a second write, and keep nothing else of the bundle alive once it is deleted.
@@ -14,7 +15,11 @@ import type { ComposedFile, ComposedLayout } from './fs-composed-layout.ts';
 import { MAX_EXTENTS, syncFolder, WRITTEN_FILE } from './fs-composed.ts';
 import { BatchedWriter } from './fs-object-file.ts';
 
-/** Whatever the caller marks, at most this many segments are kept apart: with the bytes between them, the extents stay within MAX_EXTENTS. */
+/**
+ * Whatever the caller marks, at most this many segments are kept apart: with the bytes between
+ * them, the extents stay within MAX_EXTENTS. Segments past them go to `data`, and a copyRange of
+ * one is a copy (a bundle of more than 127 large members writes those twice).
+ */
 const MAX_SEGMENT_FILES = Math.floor((MAX_EXTENTS - 1) / 2);
 
 interface OpenFile {

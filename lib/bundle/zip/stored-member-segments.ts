@@ -6,8 +6,9 @@
  * Only a hint, never a check: the bytes handed on are exactly the bytes received, in order, and
  * whatever this does not understand (a data descriptor, a compressed or small member, the central
  * directory, garbage) simply goes on in the running segment. The bundle reader judges the bundle
- * later, from what was stored, as it always has; a bundle that lies in its local headers only
- * gets fewer segments apart.
+ * later, from what was stored, as it always has; a bundle that lies in its local headers gets
+ * segments in the wrong places (one that claims more data than it has makes the rest of the
+ * body one segment), which costs a copy at ingest instead of a link, never a wrong byte.
  *
  * Hand-written: no streaming ZIP library hands on the raw member bytes at their offsets, and the
  * local header is thirty bytes and a zip64 field.
@@ -17,8 +18,6 @@ import { FLAG_DATA_DESCRIPTOR, LOCAL_HEADER_SIGNATURE, LOCAL_HEADER_SIZE, METHOD
 
 /** Members smaller than this stay with the headers: a link saves little, and each costs a file and an fsync. */
 export const MIN_APART_BYTES = 1024 * 1024;
-/** At most this many segments apart per object (a read of it then opens at most twice as many files). */
-export const MAX_APART_SEGMENTS = 120;
 
 type State =
   | { readonly kind: 'header' }
@@ -29,7 +28,6 @@ type State =
 /** The body, chunked as it came, with each chunk's segment: a member's data apart, the rest between. */
 export async function* storedMemberSegments(body: AsyncIterable<Uint8Array>): AsyncGenerator<SegmentChunk> {
   let segment = 0;
-  let apartSegments = 0;
   let state: State = { kind: 'header' };
   // Bytes of a local header not yet complete (a header may straddle chunks).
   let pending: Buffer = Buffer.alloc(0);
@@ -69,12 +67,10 @@ export async function* storedMemberSegments(body: AsyncIterable<Uint8Array>): As
       yield { bytes: pending.subarray(0, header.headerLength), segment, apart: false };
       chunk = pending.subarray(header.headerLength);
       pending = Buffer.alloc(0);
-      const apart = header.stored && header.dataLength >= MIN_APART_BYTES && apartSegments < MAX_APART_SEGMENTS;
+      // As many as there are: the store bounds how many it keeps apart (fs-segments.ts).
+      const apart = header.stored && header.dataLength >= MIN_APART_BYTES;
       if (header.dataLength === 0) continue;
-      if (apart) {
-        apartSegments++;
-        segment++;
-      }
+      if (apart) segment++;
       state = { kind: 'data', remaining: header.dataLength, apart };
     }
   }
