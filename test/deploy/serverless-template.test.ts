@@ -183,6 +183,21 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     expect('UnpackErrorsAlarm', 'AWS/Lambda', 'Errors', { Ref: 'UnpackLambdaFunction' }, 0);
     expect('IndexerErrorsAlarm', 'AWS/Lambda', 'Errors', { Ref: 'IndexerLambdaFunction' }, 0);
     expect('HttpServerErrorsAlarm', 'AWS/ApiGateway', '5xx', { Ref: 'HttpApi' }, 5);
+    expect('UnpackFailuresAlarm', 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', { 'Fn::GetAtt': ['UnpackFailureQueue', 'QueueName'] }, 0);
+  });
+
+  it('keeps the S3 events unpack failed on after its retries in a queue of their own, which its role may send to', () => {
+    const configs = ofType(template, 'AWS::Lambda::EventInvokeConfig');
+    assert.equal(configs.length, 1);
+    const config = configs[0]![1].Properties;
+    assert.deepEqual(config.FunctionName, { Ref: 'UnpackLambdaFunction' });
+    assert.deepEqual(config.DestinationConfig, { OnFailure: { Destination: { 'Fn::GetAtt': ['UnpackFailureQueue', 'Arn'] } } });
+    assert.equal(config.MaximumRetryAttempts, 2);
+    const role = template.Resources.UnpackRole!.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[];
+    const send = role.flatMap((policy) => policy.PolicyDocument.Statement).find((statement) => statement.Action.includes('sqs:SendMessage'));
+    assert.ok(JSON.stringify(send?.Resource).includes('UnpackFailureQueue'));
+    const unpack = template.Resources.UnpackLambdaFunction!.Properties;
+    assert.equal(unpack.EphemeralStorage, undefined, 'no /tmp beyond the default: ingest streams');
   });
 
   it('reserves no concurrency (the message group alone serialises the writer; a reservation fails on low-quota accounts)', () => {
