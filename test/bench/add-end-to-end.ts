@@ -6,7 +6,7 @@
  * p50 and p95. Part of `npm run bench`; alone with `npm run bench:add`.
  *
  * BENCH_ADD_SIZES (MiB, default 256,1024), BENCH_ADD_ROUNDS (default 2), BENCH_ADD_SEQUENTIAL
- * (default 20; 0 skips), BENCH_ADD_S3 (MiB of the self-hosted S3 case, default 256; 0 skips).
+ * (default 20; 0 skips), BENCH_ADD_S3 (MiB of the self-hosted S3 cases, default 256; 0 skips).
  *
  * The self-hosted S3 case runs the embedded server on the local S3 server (s3rver behind the test
  * middleware) against `aws s3 cp` of the same bundle to the same server, interleaved. The ratio is
@@ -129,8 +129,7 @@ export async function benchAddEndToEnd(): Promise<void> {
     await server.kill();
     await rm(work, { recursive: true, force: true });
   }
-  const s3Size = Number(process.env.BENCH_ADD_S3 ?? 256);
-  if (s3Size > 0) await benchSelfHostedS3(s3Size, rounds);
+  for (const s3Size of (process.env.BENCH_ADD_S3 ?? '256').split(',').map(Number)) if (s3Size > 0) await benchSelfHostedS3(s3Size, rounds);
 }
 
 /** The embedded server on a local S3 server: `add --wait` against `aws s3 cp` to the same server. */
@@ -148,7 +147,7 @@ async function benchSelfHostedS3(size: number, rounds: number): Promise<void> {
   });
   try {
     const copies: number[] = [];
-    const adds: { seconds: number; cpu: number }[] = [];
+    const adds: { seconds: number; cpu: number; rss: number }[] = [];
     for (let round = 0; round < rounds; round++) {
       const bundle = join(work, `s3-${round}.dcos`);
       await distinctBundle(bundle, size * MiB, 1000 + round);
@@ -160,16 +159,20 @@ async function benchSelfHostedS3(size: number, rounds: number): Promise<void> {
       });
       if (copied.status !== 0) throw new Error(`aws s3 cp failed: ${copied.stderr?.toString()}`);
       copies.push((performance.now() - started) / 1000);
-      const cpuBefore = cpuSeconds(server.child.pid!);
+      const pid = server.child.pid!;
+      const cpuBefore = cpuSeconds(pid);
+      let peak = residentMiB(pid);
+      const sampler = setInterval(() => (peak = Math.max(peak, residentMiB(pid))), 50);
       const added = await runCli(['add', `--dcos-file=${bundle}`, '--wait', `--url=${server.url}`, '--json']);
+      clearInterval(sampler);
       if (added.code !== 0) throw new Error(`add failed: ${added.stderr}`);
-      adds.push({ seconds: added.seconds, cpu: cpuSeconds(server.child.pid!) - cpuBefore });
+      adds.push({ seconds: added.seconds, cpu: cpuSeconds(pid) - cpuBefore, rss: peak });
       await rm(bundle);
     }
     const copy = median(copies);
     const add = median(adds.map((run) => run.seconds));
     process.stderr.write(
-      `  self-hosted S3 (s3rver), ${size} MiB: add --wait ${add.toFixed(2)} s, aws s3 cp ${copy.toFixed(2)} s: ${(copy / add).toFixed(3)}× of aws s3 cp; server CPU ${median(adds.map((run) => run.cpu)).toFixed(2)} s (medians of ${rounds})\n`,
+      `  self-hosted S3 (s3rver), ${size} MiB: add --wait ${add.toFixed(2)} s, aws s3 cp ${copy.toFixed(2)} s: ${(copy / add).toFixed(3)}× of aws s3 cp; server CPU ${median(adds.map((run) => run.cpu)).toFixed(2)} s, server peak RSS ${Math.max(...adds.map((run) => run.rss)).toFixed(0)} MiB (medians of ${rounds})\n`,
     );
   } finally {
     await server.kill();
