@@ -77,6 +77,17 @@ function runCli(args: string[]): Promise<{ code: number; seconds: number; stderr
   });
 }
 
+/** One `add --wait` of `bundle`: its wall time, and the server's CPU seconds and peak RSS (MiB) meanwhile. */
+async function measuredAdd(pid: number, url: string, bundle: string): Promise<{ seconds: number; cpu: number; rss: number }> {
+  const cpuBefore = cpuSeconds(pid);
+  let peak = residentMiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, residentMiB(pid))), 50);
+  const added = await runCli(['add', `--dcos-file=${bundle}`, '--wait', `--url=${url}`, '--json']);
+  clearInterval(sampler);
+  if (added.code !== 0) throw new Error(`add failed: ${added.stderr}`);
+  return { seconds: added.seconds, cpu: cpuSeconds(pid) - cpuBefore, rss: peak };
+}
+
 export async function benchAddEndToEnd(): Promise<void> {
   const sizes = (process.env.BENCH_ADD_SIZES ?? '256,1024').split(',').map(Number);
   const rounds = Number(process.env.BENCH_ADD_ROUNDS ?? 2);
@@ -97,13 +108,7 @@ export async function benchAddEndToEnd(): Promise<void> {
         await readFile(bundle).then(() => undefined, () => undefined);
         copies.push(await copyAndSync(bundle, join(work, 'copy.bin')));
         spawnSync('sync');
-        const cpuBefore = cpuSeconds(pid);
-        let peak = residentMiB(pid);
-        const sampler = setInterval(() => (peak = Math.max(peak, residentMiB(pid))), 50);
-        const added = await runCli(['add', `--dcos-file=${bundle}`, '--wait', `--url=${server.url}`, '--json']);
-        clearInterval(sampler);
-        if (added.code !== 0) throw new Error(`add failed: ${added.stderr}`);
-        adds.push({ seconds: added.seconds, cpu: cpuSeconds(pid) - cpuBefore, rss: peak });
+        adds.push(await measuredAdd(pid, server.url, bundle));
         await rm(bundle);
       }
       const copy = median(copies);
@@ -159,14 +164,7 @@ async function benchSelfHostedS3(size: number, rounds: number): Promise<void> {
       });
       if (copied.status !== 0) throw new Error(`aws s3 cp failed: ${copied.stderr?.toString()}`);
       copies.push((performance.now() - started) / 1000);
-      const pid = server.child.pid!;
-      const cpuBefore = cpuSeconds(pid);
-      let peak = residentMiB(pid);
-      const sampler = setInterval(() => (peak = Math.max(peak, residentMiB(pid))), 50);
-      const added = await runCli(['add', `--dcos-file=${bundle}`, '--wait', `--url=${server.url}`, '--json']);
-      clearInterval(sampler);
-      if (added.code !== 0) throw new Error(`add failed: ${added.stderr}`);
-      adds.push({ seconds: added.seconds, cpu: cpuSeconds(pid) - cpuBefore, rss: peak });
+      adds.push(await measuredAdd(server.child.pid!, server.url, bundle));
       await rm(bundle);
     }
     const copy = median(copies);

@@ -6,26 +6,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FsObjectStore } from '../../lib/adapters/object-store/fs-object-store.ts';
 import { COMPOSED_FOLDER, composeInto, MAX_EXTENTS, startVersionFolder } from '../../lib/adapters/object-store/fs-composed.ts';
-import { readObjectFile } from '../../lib/adapters/object-store/fs-object-file.ts';
 import { composeObject, InvalidKeyError, PreconditionFailedError, readAllBytes, type ComposedPart } from '../../lib/ports/object-store.ts';
 import { seededRandom } from '../helpers/seeded-random.ts';
 import { temporaryDirectory } from '../helpers/temp-dir.ts';
+import { objectHeaderOf } from '../helpers/fs-object-header.ts';
 import { bytesOf, chainVersion } from './fs-composed-chain.ts';
 
-async function headerOf(root: string, key: string) {
-  const handle = await open(`${join(root, ...key.split('/'))}.obj`, 'r');
-  try {
-    return (await readObjectFile(handle, key)).header;
-  } finally {
-    await handle.close();
-  }
-}
 
 async function versionFolders(root: string): Promise<string[]> {
   return (await readdir(join(root, COMPOSED_FOLDER)).catch(() => [])).filter((name) => /^[0-9a-f]{24}$/.test(name)).sort();
@@ -50,7 +41,7 @@ describe('filesystem store: composition', () => {
       { bytes: big.subarray(4_000_000), storedAt: { key: 'index/v5', etag, offset: 4_000_000 } },
     ], { ifMatch: etag });
     assert.equal(await writtenBytes(root), inserted.length, 'only the inserted bytes were written');
-    const header = await headerOf(root, 'index/v5');
+    const header = await objectHeaderOf(root, 'index/v5');
     assert.equal(header.composed?.extents.length, 3);
     // The replaced object file lives on as the link: its inode's only name now.
     const [version] = await versionFolders(root);
@@ -75,7 +66,7 @@ describe('filesystem store: composition', () => {
       ];
       etag = (await store.compose('index', parts, { ifMatch: etag })).etag;
       model = Buffer.concat([model.subarray(0, at), entry, model.subarray(at)]);
-      const header = await headerOf(root, 'index');
+      const header = await objectHeaderOf(root, 'index');
       assert.ok(header.composed!.extents.length <= MAX_EXTENTS, `round ${round}: ${header.composed!.extents.length} extents`);
       // What this round wrote: its version's data file.
       maxWritten = Math.max(maxWritten, header.composed!.files.find((file) => file.name === 'data')?.size ?? 0);
@@ -92,7 +83,7 @@ describe('filesystem store: composition', () => {
     const big = bytesOf(4, 20 * 1024 * 1024);
     const { etag } = await store.put('big', big);
     await store.compose('small', [{ bytes: big.subarray(5000, 9096), storedAt: { key: 'big', etag, offset: 5000 } }]);
-    const header = await headerOf(root, 'small');
+    const header = await objectHeaderOf(root, 'small');
     assert.deepEqual(header.composed?.files.map((file) => file.name), ['data']);
     assert.ok((await readAllBytes((await store.get('small')).body)).equals(big.subarray(5000, 9096)));
   });
@@ -225,7 +216,7 @@ describe('filesystem store: composition', () => {
     }
     const store = new FsObjectStore(root);
     await store.sweepAbandonedWrites(0);
-    const header = await headerOf(root, 'chain');
+    const header = await objectHeaderOf(root, 'chain');
     assert.deepEqual(await versionFolders(root), header.composed ? [header.composed.version] : []);
     assert.ok((await readAllBytes((await store.get('chain')).body)).equals(chainVersion(Number(header.metadata.round))));
   });
@@ -236,7 +227,7 @@ describe('filesystem store: composition', () => {
     const plain = { ...bind(inner), compose: undefined };
     const { etag } = await inner.put('p', Buffer.from('0123456789'));
     await composeObject(plain, 'q', [{ bytes: Buffer.from('2345'), storedAt: { key: 'p', etag, offset: 2 } }, { bytes: Buffer.from('!') }]);
-    assert.equal((await headerOf(root, 'q')).composed, undefined, 'written as a plain object');
+    assert.equal((await objectHeaderOf(root, 'q')).composed, undefined, 'written as a plain object');
     assert.equal((await readAllBytes((await inner.get('q')).body)).toString(), '2345!');
   });
 });

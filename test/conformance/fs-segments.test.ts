@@ -9,26 +9,17 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { readdir, stat } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FsObjectStore } from '../../lib/adapters/object-store/fs-object-store.ts';
 import { COMPOSED_FOLDER, MAX_EXTENTS } from '../../lib/adapters/object-store/fs-composed.ts';
-import { readObjectFile } from '../../lib/adapters/object-store/fs-object-file.ts';
 import { readAllBytes, type SegmentChunk } from '../../lib/ports/object-store.ts';
 import { temporaryDirectory } from '../helpers/temp-dir.ts';
+import { objectHeaderOf } from '../helpers/fs-object-header.ts';
 import { bytesOf } from './fs-composed-chain.ts';
 
 const MiB = 1024 * 1024;
 
-async function headerOf(root: string, key: string) {
-  const handle = await open(`${join(root, ...key.split('/'))}.obj`, 'r');
-  try {
-    return (await readObjectFile(handle, key)).header;
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Bytes of every file in the version folders (links counted once per inode). */
 async function storedBytes(root: string): Promise<number> {
@@ -62,7 +53,7 @@ describe('filesystem store: segments and range copies', () => {
     const trailer = bytesOf(3, 900);
     const bundle = await store.putSegments('uploads/u/bundle.dcos', bundleBody([{ bytes: header, apart: false }, { bytes: layer, apart: true }, { bytes: trailer, apart: false }]));
     assert.equal(await storedBytes(root), header.length + layer.length + trailer.length, 'each byte written once');
-    const layout = (await headerOf(root, 'uploads/u/bundle.dcos')).composed!;
+    const layout = (await objectHeaderOf(root, 'uploads/u/bundle.dcos')).composed!;
     assert.deepEqual(layout.files.map((file) => file.name), ['data', 's1']);
     assert.deepEqual(layout.extents, [[0, 0, 4000], [1, 0, layer.length], [0, 4000, 900]]);
 
@@ -75,7 +66,7 @@ describe('filesystem store: segments and range copies', () => {
     const copy = await store.copyRange('blobs/layer', { key: 'uploads/u/bundle.dcos', etag: bundle.etag, offset: header.length, length: layer.length });
     assert.ok(copy);
     assert.equal(await storedBytes(root), header.length + layer.length + trailer.length, 'the copy wrote no byte');
-    const copied = (await headerOf(root, 'blobs/layer')).composed!;
+    const copied = (await objectHeaderOf(root, 'blobs/layer')).composed!;
     assert.deepEqual(copied.files.map((file) => file.name), ['f0']);
     const segmentFile = join(root, COMPOSED_FOLDER, layout.version, 's1');
     assert.equal((await stat(join(root, COMPOSED_FOLDER, copied.version, 'f0'))).ino, (await stat(segmentFile)).ino);
@@ -95,13 +86,13 @@ describe('filesystem store: segments and range copies', () => {
     const bundle = bytesOf(4, 40 * MiB);
     const { etag } = await store.put('uploads/v/bundle.dcos', bundle);
     await store.copyRange('blobs/small-member', { key: 'uploads/v/bundle.dcos', etag, offset: 1000, length: 2 * MiB });
-    assert.deepEqual((await headerOf(root, 'blobs/small-member')).composed!.files.map((file) => file.name), ['data']);
+    assert.deepEqual((await objectHeaderOf(root, 'blobs/small-member')).composed!.files.map((file) => file.name), ['data']);
     // No slack: a member of a twentieth of the file is copied too (the copy outlives the bundle).
     await store.copyRange('blobs/twentieth', { key: 'uploads/v/bundle.dcos', etag, offset: 0, length: 2 * MiB });
-    assert.deepEqual((await headerOf(root, 'blobs/twentieth')).composed!.files.map((file) => file.name), ['data']);
+    assert.deepEqual((await objectHeaderOf(root, 'blobs/twentieth')).composed!.files.map((file) => file.name), ['data']);
     // Most of the file: linked (a bundle of one large member keeps little else alive).
     await store.copyRange('blobs/large-member', { key: 'uploads/v/bundle.dcos', etag, offset: 100, length: 30 * MiB });
-    assert.deepEqual((await headerOf(root, 'blobs/large-member')).composed!.files.map((file) => file.name), ['f0']);
+    assert.deepEqual((await objectHeaderOf(root, 'blobs/large-member')).composed!.files.map((file) => file.name), ['f0']);
     await store.put('uploads/v/bundle.dcos', Buffer.from('replaced'));
     assert.equal(await store.copyRange('blobs/stale', { key: 'uploads/v/bundle.dcos', etag, offset: 0, length: 10 }), undefined);
     assert.equal(await store.head('blobs/stale'), undefined);
@@ -139,7 +130,7 @@ describe('filesystem store: segments and range copies', () => {
     const store = new FsObjectStore(root);
     const pieces = Array.from({ length: 400 }, (_, index) => ({ bytes: bytesOf(10 + index, 1000 + index), apart: index % 2 === 1 }));
     await store.putSegments('many', bundleBody(pieces));
-    const layout = (await headerOf(root, 'many')).composed!;
+    const layout = (await objectHeaderOf(root, 'many')).composed!;
     assert.ok(layout.extents.length <= MAX_EXTENTS, `${layout.extents.length} extents`);
     assert.ok(layout.files.length > 100, 'many segments still kept apart');
     assert.ok((await readAllBytes((await store.get('many')).body)).equals(Buffer.concat(pieces.map((piece) => piece.bytes))));

@@ -11,16 +11,15 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readObjectFile } from '../../lib/adapters/object-store/fs-object-file.ts';
 import { COMPOSED_FOLDER } from '../../lib/adapters/object-store/fs-composed.ts';
 import { putBundle } from '../../lib/registry/bundle-storage.ts';
 import { resourceKey, uploadBundleKey } from '../../lib/registry/layout.ts';
 import { ObjectStoreError, readAllBytes } from '../../lib/ports/object-store.ts';
 import { Gate } from '../helpers/faults/faulty-store.ts';
 import { startLocalS3 } from '../helpers/local-aws/local-s3.ts';
+import { objectHeaderOf } from '../helpers/fs-object-header.ts';
 import { craftedBundle, startHarness, type Harness } from '../helpers/faults/registry-harness.ts';
 import { craftZip } from '../helpers/zip-crafter.ts';
-import { open } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
 
 const MiB = 1024 * 1024;
@@ -42,14 +41,7 @@ async function uploadInSegments(harness: Harness, bytes: Buffer, id: string): Pr
   return key;
 }
 
-async function layoutOf(root: string, key: string) {
-  const handle = await open(`${join(root, ...key.split('/'))}.obj`, 'r');
-  try {
-    return (await readObjectFile(handle, key)).header.composed;
-  } finally {
-    await handle.close();
-  }
-}
+const layoutOf = async (root: string, key: string) => (await objectHeaderOf(root, key)).composed;
 
 /** The bundle with one of its stored entries' bytes replaced (same length), leaving its name and CRC as they were. */
 function withMemberBytes(bundle: Buffer, original: Buffer, replacement: Buffer): Buffer {

@@ -330,20 +330,31 @@ export class S3ObjectStore implements ObjectStore {
         return { PartNumber: range.partNumber, ETag: copied.CopyPartResult?.ETag ?? '' };
       });
       copying = false;
-      const completed = await this.completeUpload(key, {
-        ...target,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: parts },
-        ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
-        ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
-      });
-      return { etag: completed.ETag ?? '' };
+      return await this.completeUnderConditions(key, target, uploadId, parts, options);
     } catch (error) {
       if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId })).catch(() => undefined);
       // The source is not that version any more (412 on CopySourceIfMatch) or gone (404).
       if (copying && (statusOf(error) === 412 || statusOf(error) === 404)) return undefined;
       throw translate(error, key, options);
     }
+  }
+
+  /** Completes an upload of this store's under the put's conditions (If-None-Match, If-Match). */
+  private async completeUnderConditions(
+    key: string,
+    target: { Bucket: string; Key: string },
+    uploadId: string | undefined,
+    parts: { PartNumber: number; ETag: string }[],
+    options: PutOptions,
+  ): Promise<{ etag: string }> {
+    const completed = await this.completeUpload(key, {
+      ...target,
+      UploadId: uploadId,
+      MultipartUpload: { Parts: parts },
+      ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+      ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
+    });
+    return { etag: completed.ETag ?? '' };
   }
 
   private async sendRetryingConflicts<T>(key: string, send: () => Promise<T>): Promise<T> {
@@ -466,14 +477,7 @@ export class S3ObjectStore implements ObjectStore {
           break;
         }
       }
-      const completed = await this.completeUpload(key, {
-        ...target,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: parts },
-        ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
-        ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
-      });
-      return { etag: completed.ETag ?? '' };
+      return await this.completeUnderConditions(key, target, uploadId, parts, options);
     } catch (error) {
       if (uploadId) {
         await this.client.send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId })).catch(() => undefined);
