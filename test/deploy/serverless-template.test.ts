@@ -102,7 +102,7 @@ describe('serverless package (offline) and its CloudFormation template', () => {
   it('expires abandoned uploads and incomplete multipart uploads', () => {
     const [, bucket] = ofType(template, 'AWS::S3::Bucket').find(([name]) => name !== 'ServerlessDeploymentBucket')!;
     const rules = (bucket.Properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
-    assert.ok(rules.some((rule) => rule.Prefix === 'uploads/' && typeof rule.ExpirationInDays === 'number'));
+    assert.ok(rules.some((rule) => (rule.Filter as { Prefix?: string } | undefined)?.Prefix === 'uploads/' && typeof rule.ExpirationInDays === 'number'));
     assert.ok(rules.some((rule) => (rule.AbortIncompleteMultipartUpload as { DaysAfterInitiation?: number } | undefined)?.DaysAfterInitiation === 1));
   });
 
@@ -129,7 +129,9 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     const rules = (bucket.Properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
     const rule = (id: string) => rules.find((candidate) => candidate.Id === id);
     assert.deepEqual(rule('expire-noncurrent-versions')?.NoncurrentVersionExpiration, { NoncurrentDays: 7 });
-    assert.equal(rule('expire-dropped-bundles')?.Prefix, 'drop/');
+    assert.deepEqual(rule('expire-dropped-bundles')?.Filter, { Prefix: 'drop/' });
+    // Filters throughout: rules of one action (expiration) overlap, which the rule-level Prefix forbids.
+    for (const each of rules) assert.equal(each.Prefix, undefined, String(each.Id));
     // CORS: none unless origins are given, and then ETag exposed.
     const cors = bucket.Properties.CorsConfiguration as { 'Fn::If': [string, { CorsRules: { AllowedOrigins: unknown; ExposedHeaders: string[] }[] }, unknown] };
     assert.equal(cors['Fn::If'][0], 'HasCorsOrigins');
@@ -137,6 +139,8 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     assert.notDeepEqual(cors['Fn::If'][1].CorsRules[0]!.AllowedOrigins, ['*']);
     assert.deepEqual(cors['Fn::If'][2], { Ref: 'AWS::NoValue' });
     const policy = ofType(template, 'AWS::S3::BucketPolicy').find(([name]) => name === 'RegistryDataBucketPolicy')?.[1];
+    assert.equal((policy as unknown as { Condition?: string }).Condition, 'TlsOnly');
+    assert.deepEqual(template.Conditions?.TlsOnly, { 'Fn::Equals': ['true', 'true'] }, 'on by default');
     const statement = (policy?.Properties.PolicyDocument as { Statement: { Effect: string; Action: string; Condition: unknown; Resource: string[] }[] }).Statement[0]!;
     assert.equal(statement.Effect, 'Deny');
     assert.equal(statement.Action, 's3:*');
@@ -183,7 +187,7 @@ describe('serverless package (offline) and its CloudFormation template', () => {
     expect('UnpackErrorsAlarm', 'AWS/Lambda', 'Errors', { Ref: 'UnpackLambdaFunction' }, 0);
     expect('IndexerErrorsAlarm', 'AWS/Lambda', 'Errors', { Ref: 'IndexerLambdaFunction' }, 0);
     expect('HttpServerErrorsAlarm', 'AWS/ApiGateway', '5xx', { Ref: 'HttpApi' }, 5);
-    expect('UnpackFailuresAlarm', 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', { 'Fn::GetAtt': ['UnpackFailureQueue', 'QueueName'] }, 0);
+    expect('UnpackFailuresAlarm', 'AWS/SQS', 'NumberOfMessagesSent', { 'Fn::GetAtt': ['UnpackFailureQueue', 'QueueName'] }, 0);
   });
 
   it('keeps the S3 events unpack failed on after its retries in a queue of their own, which its role may send to', () => {
